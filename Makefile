@@ -1,0 +1,54 @@
+# pix2pix course: `make train` runs the main job, `make test` runs every test.
+# Both create .venv (Python 3.10-3.12) and install what they need on first use.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIX2PIX := $(VENV)/bin/pix2pix
+STAMP := $(VENV)/.installed
+
+# The first Python 3.10-3.12 on PATH (override: make PYTHON=python3.12 ...).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null \
+	&& echo $$p && break; done)
+# TensorFlow build: the CPU-only wheel (half the download) on Linux without an NVIDIA driver,
+# the regular one elsewhere (GPU machines, macOS). Override: make TF=tf ... or TF=cpu.
+TF ?= $(shell if [ "$$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null 2>&1; then echo cpu; else echo tf; fi)
+
+DATA ?= data/synthetic_maps
+RUN ?= runs/quick
+PYTEST_ARGS ?=
+
+.PHONY: install train test test-fast lab lint clean-venv
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Need Python 3.10, 3.11 or 3.12 on PATH (or make PYTHON=/path/to/python)." >&2; exit 1; fi
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(TF),dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: the `quick` profile on synthetic maps (generated on first use), offline.
+train: install
+	@test -d $(DATA)/train || $(PIX2PIX) synth-maps $(DATA) --train 400 --val 50 --size 256
+	$(PIX2PIX) train --data $(DATA) --profile quick --out $(RUN) $$(test -f $(RUN)/config.json && echo --resume)
+
+## Every test: lint, unit tests (slow ones included) and every notebook through nbval, offline.
+test: install
+	$(VENV)/bin/ruff check pix2pix_lib tests
+	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(PY) -m pytest --nbval-lax $(PYTEST_ARGS)
+
+## Quicker local loop: skips tests marked slow.
+test-fast: install
+	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(PY) -m pytest -m "not slow" $(PYTEST_ARGS) tests
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: install
+	$(VENV)/bin/ruff check pix2pix_lib tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,192 @@
+"""One configuration object for a training run, and the course's named profiles.
+
+Every number a run depends on lives in `TrainConfig`, so a run folder's `config.json` says
+exactly what was trained, and a notebook cell or a CLI flag changes one field without touching
+code. The profiles (DESIGN.md section 4) are starting points, overridable field by field:
+
+    smoke  64 px, 16/16 filters, 8 pairs, 20 steps   CI and nbval: every notebook in seconds
+    quick  128 px, 32/32 filters, synthetic maps     a CPU classroom demo that visibly learns
+    paper  256 px, 64/64 filters, 200 epochs         the paper's settings, lr decay in half 2
+    seed   256 px, 64/64 filters, 10 epochs, batch 1 the classic tutorial run (maps: 10,960 steps)
+
+This module deliberately imports no TensorFlow: reading and checking a config is instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DIRECTIONS = ("AtoB", "BtoA")
+GENERATORS = ("unet", "encoder_decoder")
+NORMS = ("batch", "instance", "none")
+GAN_MODES = ("vanilla", "lsgan")
+RECEPTIVE_FIELDS = (1, 16, 70, 286)
+PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "linear_decay")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a pix2pix training run (defaults: the paper, section 3 and 4)."""
+
+    # --- data
+    image_size: int = 256
+    channels: int = 3
+    direction: str = "AtoB"
+    val_fraction: float = 0.1  # used only for datasets that come without a val/ folder
+    max_train_pairs: int | None = None  # use only the first N training pairs (smoke runs)
+    # val pairs scored at every log interval while training (the full val set is scored by
+    # `pix2pix evaluate`); 64 keeps that under a few seconds on a CPU
+    max_val_pairs: int | None = 64
+    # --- networks
+    generator: str = "unet"
+    g_filters: int = 64
+    d_filters: int = 64
+    max_filters: int = 512
+    norm: str = "batch"
+    dropout: float = 0.5
+    receptive_field: int = 70
+    # --- objective
+    gan_mode: str = "vanilla"
+    l1_weight: float = 100.0
+    gan_weight: float = 1.0  # 0 gives the paper's "L1 only" ablation
+    # --- optimisation
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 1
+    steps: int | None = None  # total steps to reach; wins over epochs when both are set
+    epochs: float | None = None
+    lr_schedule: str = "constant"
+    lr_decay_fraction: float = 0.5  # linear_decay: the last half of training decays to zero
+    # --- bookkeeping
+    seed: int = 0
+    log_every: int = 100  # history.csv row and TensorBoard scalars every N steps
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    keep_checkpoints: int = 3
+    num_samples: int = 4
+    # --- hardware
+    precision: str = "fp32"
+    jit_compile: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field that is out of range, and what is allowed."""
+        _check_choice("direction", self.direction, DIRECTIONS)
+        _check_choice("generator", self.generator, GENERATORS)
+        _check_choice("norm", self.norm, NORMS)
+        _check_choice("gan_mode", self.gan_mode, GAN_MODES)
+        _check_choice("receptive_field", self.receptive_field, RECEPTIVE_FIELDS)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.image_size < 32 or self.image_size > 512 or self.image_size & (self.image_size - 1):
+            raise ValueError(
+                f"image_size={self.image_size}: the U-Net needs a power of two from 32 to 512 "
+                "(e.g. 64, 128, 256)."
+            )
+        for name in ("channels", "g_filters", "d_filters", "max_filters", "batch_size",
+                     "log_every", "checkpoint_every", "sample_every", "keep_checkpoints"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps} must be at least 1.")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"epochs={self.epochs} must be positive.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1).")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction={self.val_fraction} must be between 0 and 1.")
+        if not 0.0 <= self.lr_decay_fraction <= 1.0:
+            raise ValueError(f"lr_decay_fraction={self.lr_decay_fraction} must be in [0, 1].")
+        if self.l1_weight < 0 or self.gan_weight < 0 or self.l1_weight + self.gan_weight == 0:
+            raise ValueError(
+                f"l1_weight={self.l1_weight}, gan_weight={self.gan_weight}: both must be >= 0 "
+                "and at least one positive."
+            )
+
+    # ----------------------------------------------------------------------------------------
+    def replace(self, **overrides: Any) -> TrainConfig:
+        """A copy with some fields changed; an unknown name is an error, never silently dropped."""
+        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(
+                f"Unknown TrainConfig field(s) {unknown}; known fields: "
+                f"{', '.join(f.name for f in fields(self))}."
+            )
+        return dataclasses.replace(self, **overrides)
+
+    def total_steps(self, n_train_pairs: int) -> int:
+        """The step count to reach: `steps` if set, else `epochs` x steps per epoch."""
+        if self.steps is not None:
+            return int(self.steps)
+        if self.epochs is None:
+            raise ValueError("Set either steps or epochs (e.g. --steps 1000 or --epochs 10).")
+        per_epoch = max(1, n_train_pairs // self.batch_size)
+        return max(1, math.ceil(self.epochs * per_epoch))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        """Write config.json atomically (temporary name, then rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no config.json here; is this a run folder?") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{path} is not valid JSON ({error}); restore it or start a new run."
+            ) from None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}.")
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        image_size=64, g_filters=16, d_filters=16, batch_size=1, steps=20,
+        max_train_pairs=8, max_val_pairs=4, log_every=10, checkpoint_every=10, sample_every=10,
+        num_samples=2,
+    ),
+    "quick": dict(
+        image_size=128, g_filters=32, d_filters=32, batch_size=1, steps=1000,
+        log_every=100, checkpoint_every=250, sample_every=250, num_samples=4,
+    ),
+    "paper": dict(
+        image_size=256, g_filters=64, d_filters=64, batch_size=1, epochs=200,
+        lr_schedule="linear_decay", log_every=500, checkpoint_every=2000, sample_every=2000,
+    ),
+    "seed": dict(
+        image_size=256, g_filters=64, d_filters=64, batch_size=1, epochs=10,
+        log_every=500, checkpoint_every=2000, sample_every=1000,
+    ),
+}
+
+
+def profile(name: str, **overrides: Any) -> TrainConfig:
+    """The named profile as a TrainConfig, any field overridden: profile("quick", steps=300)."""
+    if name not in PROFILES:
+        raise ValueError(f"Unknown profile {name!r}; choose one of {', '.join(PROFILES)}.")
+    base = TrainConfig(**PROFILES[name])
+    return base.replace(**overrides) if overrides else base
