@@ -11,6 +11,8 @@ def test_defaults_are_the_papers():
     assert (config.l1_weight, config.g_learning_rate, config.beta1, config.batch_size) == (
         100.0, 2e-4, 0.5, 1)
     assert (config.receptive_field, config.norm, config.gan_mode) == (70, "batch", "vanilla")
+    assert config.generator_max_filters == 512  # C64 ... C512, the paper's encoder
+    assert profile("quick").generator_max_filters == 256  # same 8x ratio at 32 filters
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))

@@ -1,0 +1,201 @@
+"""The `pix2pix` command: a thin layer over the library (DESIGN.md section 2).
+
+Each subcommand parses its flags, calls one library function and prints the result. Errors a
+user can fix (bad files, a missing folder, an existing run) go to stderr as one clear message
+with exit status 1, without a traceback unless --debug is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import typing
+from pathlib import Path
+
+from pix2pix_lib.config import PROFILES, TrainConfig, profile
+
+
+def _cmd_synth_maps(args) -> int:
+    from pix2pix_lib.datasets import make_synthetic_maps
+
+    started = time.perf_counter()
+    root = make_synthetic_maps(
+        args.out, n_train=args.train, n_val=args.val, size=args.size, seed=args.seed,
+        progress=True,
+    )
+    seconds = time.perf_counter() - started
+    count = args.train + args.val
+    print(f"Wrote {count} synthetic photo|map pairs to {root}/train and {root}/val "
+          f"({count / max(seconds, 1e-9):.0f} pairs/s).")
+    return 0
+
+
+def _cmd_download(args) -> int:
+    from pix2pix_lib.datasets import download
+
+    path = download(args.name, root=args.root)
+    print(f"{args.name} is ready in {path}")
+    return 0
+
+
+def _cmd_check(args) -> int:
+    from pix2pix_lib.data import check_pairs, find_splits
+
+    folders = find_splits(args.dir) or {"": Path(args.dir)}
+    n_good, bad = 0, []
+    for folder in folders.values():
+        good, bad_here = check_pairs(folder, channels=args.channels)
+        n_good += len(good)
+        bad.extend(bad_here)
+    for item in bad:
+        print(f"{item.path}: {item.reason}")
+    where = ", ".join(f"{name}/" for name in folders if name) or str(args.dir)
+    print(f"{n_good} valid pairs, {len(bad)} bad files ({where}).", file=sys.stderr)
+    return 1 if bad else 0
+
+
+# --- train -------------------------------------------------------------------------------------
+_TRAIN_FLAGS = {  # CLI flag dest -> TrainConfig field, for the flags DESIGN.md names
+    "direction": "direction", "image_size": "image_size", "steps": "steps", "epochs": "epochs",
+    "batch_size": "batch_size", "seed": "seed",
+}
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    """`field=value` -> (field, value converted to the field's type)."""
+    name, sep, raw = text.partition("=")
+    types = typing.get_type_hints(TrainConfig)
+    if not sep or name not in types:
+        known = ", ".join(f.name for f in dataclasses.fields(TrainConfig))
+        raise ValueError(f"--set {text!r}: expected FIELD=VALUE with FIELD one of: {known}.")
+    kind = types[name]
+    options = [t for t in typing.get_args(kind) if t is not type(None)] or [kind]
+    if raw.lower() in ("none", "null") and type(None) in typing.get_args(kind):
+        return name, None
+    target = options[0]
+    try:
+        if target is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return name, raw.lower() in ("true", "1", "yes")
+        return name, target(raw)
+    except ValueError:
+        raise ValueError(f"--set {text!r}: {raw!r} is not a valid {target.__name__}.") from None
+
+
+def _train_config(args) -> TrainConfig:
+    overrides = {field: getattr(args, dest) for dest, field in _TRAIN_FLAGS.items()
+                 if getattr(args, dest) is not None}
+    if args.steps is not None:
+        overrides["epochs"] = None
+    elif args.epochs is not None:
+        overrides["steps"] = None
+    overrides.update(_parse_setting(text) for text in args.set)
+    if args.resume:
+        saved = TrainConfig.load(Path(args.out) / "config.json")
+        return saved.replace(**overrides)
+    return profile(args.profile, **overrides)
+
+
+def _cmd_train(args) -> int:
+    config = _train_config(args)
+    from pix2pix_lib.runs import tensorboard_available, train
+
+    print(f"Training {'(resumed) ' if args.resume else ''}profile={args.profile} "
+          f"image_size={config.image_size} batch_size={config.batch_size} -> {args.out}",
+          file=sys.stderr)
+    started = time.perf_counter()
+    result = train(config, args.data, args.out, val_data=args.val_data, resume=args.resume,
+                   on_bad=args.on_bad, verbose=2 if args.quiet else "auto")
+    steps = result.final_step - result.start_step
+    seconds = time.perf_counter() - started
+    print(f"Trained steps {result.start_step}..{result.final_step} in {seconds:.0f} s "
+          f"({steps / max(seconds, 1e-9):.2f} steps/s).")
+    print(f"Samples: {result.run.samples_dir}   history: {result.run.history_path}")
+    print(f"Generator: {result.run.generator_path}")
+    if tensorboard_available():
+        print(f"TensorBoard: tensorboard --logdir {result.run.logs_dir}")
+    else:
+        print("TensorBoard logs are off: pip install tensorboard (or the [tensorboard] extra) "
+              "to write and view them.")
+    return 0
+
+
+def _default_out(profile_name: str) -> str:
+    return str(Path("runs") / f"{profile_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+# --- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pix2pix", description="pix2pix course: data, training and evaluation commands."
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth-maps", help="generate the offline synthetic maps dataset")
+    synth.add_argument("out", help="folder to create (train/ and val/ inside)")
+    synth.add_argument("--train", type=int, default=400, help="training pairs (default 400)")
+    synth.add_argument("--val", type=int, default=50, help="validation pairs (default 50)")
+    synth.add_argument("--size", type=int, default=256, help="pixels per half (default 256)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=_cmd_synth_maps)
+
+    download = commands.add_parser("download", help="download an official pix2pix dataset")
+    download.add_argument("name", help="facades, cityscapes, maps, edges2shoes, edges2handbags, "
+                                       "night2day")
+    download.add_argument("--root", default="data", help="where datasets live (default data/)")
+    download.set_defaults(func=_cmd_download)
+
+    check = commands.add_parser("check", help="validate every pair in a folder or dataset root")
+    check.add_argument("dir")
+    check.add_argument("--channels", type=int, default=3, choices=(1, 3))
+    check.set_defaults(func=_cmd_check)
+
+    train = commands.add_parser("train", help="train pix2pix into a run folder")
+    train.add_argument("--data", required=True, help="dataset root (train/ + val/) or a folder")
+    train.add_argument("--val-data", help="validation folder (default: DATA/val or a split)")
+    train.add_argument("--direction", choices=("AtoB", "BtoA"))
+    train.add_argument("--profile", choices=tuple(PROFILES), default="quick")
+    train.add_argument("--image-size", type=int)
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="total steps to reach (counts resumed steps)")
+    length.add_argument("--epochs", type=float, help="total epochs to reach")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--out", help="run folder (default runs/PROFILE-DATE-TIME)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override any TrainConfig field, e.g. --set l1_weight=10 "
+                            "--set receptive_field=16 (repeatable)")
+    train.add_argument("--on-bad", choices=("raise", "skip"), default="raise",
+                       help="bad image files: stop with a list (default) or skip them")
+    train.add_argument("--quiet", action="store_true", help="one line per log interval")
+    train.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "train":
+        if args.resume and not args.out:
+            parser.error("--resume needs --out RUN (the run folder to continue).")
+        args.out = args.out or _default_out(args.profile)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Interrupted. A run continues from its last checkpoint with --resume.",
+              file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError, ImportError) as error:
+        if args.debug:
+            raise
+        print(f"pix2pix {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

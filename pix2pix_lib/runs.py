@@ -1,0 +1,424 @@
+"""Run folders: where a training run keeps everything, and how it survives being interrupted.
+
+    RUN/config.json          the TrainConfig (written once, when the run starts)
+    RUN/checkpoints/         step-00000500.npz ... the last `keep_checkpoints` of them
+    RUN/samples/             step-00000500.png: source | generated | target for fixed val pairs
+    RUN/history.csv          one row every `log_every` steps, with a `step` column
+    RUN/logs/                TensorBoard scalars and sample images
+    RUN/generator.keras      the trained generator, written when the run reaches its last step
+
+Every file is written under a temporary name and renamed into place, so a run killed at any
+moment (even SIGKILL) leaves only complete files; it loses at most the steps since its last
+checkpoint. A checkpoint holds *every* variable of both networks, both optimizers and the
+dropout random-number state, plus the step; the data pipeline is a pure function of
+(seed, step) (`pix2pix_lib.data.make_train_dataset`), so a resumed run continues exactly where
+the uninterrupted run would have been.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.config import TrainConfig
+from pix2pix_lib.data import (
+    load_pairs_numpy,
+    make_eval_dataset,
+    make_train_dataset,
+    resolve_dataset,
+    to_uint8,
+)
+from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
+
+# Fields a resumed run may change: they alter how long it trains or what it writes, not the
+# maths of the steps already taken.
+RESUMABLE_FIELDS = frozenset({
+    "steps", "epochs", "log_every", "checkpoint_every", "sample_every", "keep_checkpoints",
+    "num_samples", "jit_compile",
+})
+_CHECKPOINT = re.compile(r"^step-(\d{8})\.npz$")
+
+
+class RunError(RuntimeError):
+    """A run folder cannot be used as asked (exists, missing, corrupt, diverged)."""
+
+
+class TrainingDiverged(RunError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+def _write_atomically(path: Path, write) -> None:
+    """Call write(tmp_path), then rename onto `path`: readers never see half a file."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@dataclass
+class RunFolder:
+    """Paths and file formats of one run folder (no TensorFlow state lives here)."""
+
+    path: Path
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+
+    config_path = property(lambda self: self.path / "config.json")
+    checkpoints_dir = property(lambda self: self.path / "checkpoints")
+    samples_dir = property(lambda self: self.path / "samples")
+    logs_dir = property(lambda self: self.path / "logs")
+    history_path = property(lambda self: self.path / "history.csv")
+    generator_path = property(lambda self: self.path / "generator.keras")
+
+    def is_run(self) -> bool:
+        return self.config_path.exists()
+
+    def remove_partial_files(self) -> None:
+        """Delete temporary files a killed process left mid-write (never a complete file)."""
+        for partial in self.path.rglob(".tmp-*"):
+            partial.unlink(missing_ok=True)
+
+    def create(self, config: TrainConfig) -> None:
+        """Start a new run here; refuse to touch a folder that already holds anything."""
+        if self.path.exists() and any(self.path.iterdir()):
+            what = "a training run" if self.is_run() else "files"
+            raise RunError(
+                f"{self.path} already holds {what}; nothing was overwritten. Continue that run "
+                f"with --resume (resume=True), or choose another --out folder."
+            )
+        for folder in (self.path, self.checkpoints_dir, self.samples_dir, self.logs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        config.save(self.config_path)
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """(step, path) of every complete checkpoint, oldest first."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = []
+        for path in self.checkpoints_dir.iterdir():
+            match = _CHECKPOINT.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def save_checkpoint(self, step: int, model: Pix2Pix, keep: int) -> Path:
+        path = self.checkpoints_dir / f"step-{step:08d}.npz"
+        arrays = {}
+        for group, variables in _checkpointed_variables(model).items():
+            for index, variable in enumerate(variables):
+                arrays[f"{group}/{index:05d}"] = np.asarray(variable.numpy())
+        arrays["meta/step"] = np.asarray(step, dtype=np.int64)
+
+        def write(tmp):
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+
+        _write_atomically(path, write)
+        for _, old in self.checkpoints()[:-keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def restore_checkpoint(self, path: Path, model: Pix2Pix) -> int:
+        """Load every variable saved by save_checkpoint; returns the step it was taken at."""
+        try:
+            with np.load(path) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+        except (OSError, ValueError) as error:
+            raise RunError(
+                f"{path} cannot be read ({error}); delete it to resume from the one before."
+            ) from None
+        for group, variables in _checkpointed_variables(model).items():
+            saved = sorted(key for key in arrays if key.startswith(group + "/"))
+            if len(saved) != len(variables):
+                raise RunError(
+                    f"{path}: holds {len(saved)} {group} variables, the model has "
+                    f"{len(variables)}; it belongs to a run with another configuration."
+                )
+            for key, variable in zip(saved, variables, strict=True):
+                if tuple(arrays[key].shape) != tuple(variable.shape):
+                    raise RunError(
+                        f"{path}: {group} variable {variable.path} has shape "
+                        f"{arrays[key].shape} there, {tuple(variable.shape)} in the model."
+                    )
+                variable.assign(arrays[key])
+        return int(arrays["meta/step"])
+
+    # -- history, samples ---------------------------------------------------------------------
+    def read_history(self) -> list[dict[str, str]]:
+        if not self.history_path.exists():
+            return []
+        with open(self.history_path, newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def write_history(self, rows: list[dict]) -> None:
+        columns = ["step"] + sorted({key for row in rows for key in row} - {"step"})
+
+        def write(tmp):
+            with open(tmp, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+
+        _write_atomically(self.history_path, write)
+
+    def save_sample(self, step: int, grid: np.ndarray) -> Path:
+        path = self.samples_dir / f"step-{step:08d}.png"
+        _write_atomically(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
+        return path
+
+    def save_generator(self, generator: keras.Model) -> Path:
+        # Keras insists on the .keras suffix, so the temporary name keeps it.
+        tmp = self.path / f".tmp-{os.getpid()}-generator.keras"
+        try:
+            generator.save(tmp)
+            os.replace(tmp, self.generator_path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.generator_path
+
+
+def _checkpointed_variables(model: Pix2Pix) -> dict[str, list]:
+    """Everything a step reads and writes: weights, BN statistics, RNG states, optimizer slots."""
+    return {
+        "generator": list(model.generator.variables),
+        "discriminator": list(model.discriminator.variables),
+        "g_optimizer": list(model.g_optimizer.variables),
+        "d_optimizer": list(model.d_optimizer.variables),
+        "counters": [model.step_counter],
+    }
+
+
+def tensorboard_available() -> bool:
+    """True when the optional `tensorboard` package (needed to write and view logs/) is here."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def sample_grid(sources, generated, targets) -> np.ndarray:
+    """One uint8 image: a row per pair, columns source | generated | target."""
+    columns = [to_uint8(np.asarray(images)) for images in (sources, generated, targets)]
+    columns = [np.repeat(c, 3, axis=-1) if c.shape[-1] == 1 else c[..., :3] for c in columns]
+    rows = [np.concatenate([c[i] for c in columns], axis=1) for i in range(len(columns[0]))]
+    return np.concatenate(rows, axis=0)
+
+
+# --------------------------------------------------------------------------------------------
+# The callback that writes the run folder while `fit` trains
+# --------------------------------------------------------------------------------------------
+class RunMonitor(keras.callbacks.Callback):
+    """Checkpoints, samples, history.csv and TensorBoard logs at their step intervals.
+
+    NaN guard: Keras' per-batch logs are running means since the start of the (display) epoch,
+    so one NaN/Inf step makes them non-finite until the epoch ends, and every epoch's end is
+    checked too. Checking them before each checkpoint therefore never saves a diverged model.
+    """
+
+    def __init__(self, run: RunFolder, config: TrainConfig, sample_pairs, history: list[dict]):
+        super().__init__()
+        self.run = run
+        self.config = config
+        self.sample_sources, self.sample_targets = sample_pairs
+        self.history = history
+        self.step = 0  # counted here: Keras restarts `batch` at 0 every epoch
+        self.diverged_at: int | None = None
+        # tf.summary needs the optional `tensorboard` package; without it training goes on
+        # and the CLI says how to get it.
+        self.writer = (tf.summary.create_file_writer(str(run.logs_dir))
+                       if tensorboard_available() else None)
+
+    def start_segment(self, first_step: int) -> None:
+        self.step = first_step
+
+    def _check_finite(self, step: int, logs) -> bool:
+        bad = {k: v for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad and self.diverged_at is None:
+            self.diverged_at = step
+            self.model.stop_training = True
+        return not bad
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        step = self.step
+        due_checkpoint = step % self.config.checkpoint_every == 0
+        due_sample = step % self.config.sample_every == 0
+        if (due_checkpoint or due_sample) and not self._check_finite(step, logs):
+            return
+        if due_checkpoint:
+            self.run.save_checkpoint(step, self.model, self.config.keep_checkpoints)
+        if due_sample:
+            self.write_sample(step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(self.model.step_counter.numpy())
+        if not self._check_finite(step, logs):
+            return
+        row = {"step": step, **{k: round(float(v), 6) for k, v in logs.items()}}
+        row.update({k: f"{v:.3g}" for k, v in current_learning_rates(self.model).items()})
+        self.history.append(row)
+        self.run.write_history(self.history)
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                for key, value in logs.items():
+                    tf.summary.scalar(key, float(value))
+            self.writer.flush()
+
+    def write_sample(self, step: int) -> Path:
+        generated = self.model.generate_preserving_rng(tf.constant(self.sample_sources))
+        grid = sample_grid(self.sample_sources, generated.numpy(), self.sample_targets)
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                tf.summary.image("samples", grid[None], max_outputs=1)
+        return self.run.save_sample(step, grid)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+def _segments(start: int, total: int, length: int) -> list[tuple[int, int, int]]:
+    """Split steps start..total into `fit` calls of display-epochs `length` steps long.
+
+    Returns (first_step, number_of_epochs, steps_per_epoch) per call: a partial epoch up to the
+    next multiple of `length` (only after a resume from an unaligned step), the whole epochs,
+    then a partial last one. Keras numbers the epochs from `first_step // length`.
+    """
+    segments = []
+    step = start
+    if step % length and step < total:
+        first = min(total - step, length - step % length)
+        segments.append((step, 1, first))
+        step += first
+    whole = (total - step) // length
+    if whole:
+        segments.append((step, whole, length))
+        step += whole * length
+    if step < total:
+        segments.append((step, 1, total - step))
+    return segments
+
+
+def _check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
+    changed = [
+        f"{name}: {getattr(saved, name)!r} -> {getattr(requested, name)!r}"
+        for name in saved.to_dict()
+        if name not in RESUMABLE_FIELDS and getattr(saved, name) != getattr(requested, name)
+    ]
+    if changed:
+        raise RunError(
+            "A resumed run keeps its configuration; these settings differ from its config.json: "
+            + "; ".join(changed)
+            + ". Drop them to resume, or start a new run in another --out folder."
+        )
+
+
+@dataclass
+class TrainResult:
+    run: RunFolder
+    model: Pix2Pix
+    config: TrainConfig
+    start_step: int
+    final_step: int
+    history: list[dict]
+
+
+def train(
+    config: TrainConfig,
+    data,
+    out,
+    *,
+    val_data=None,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    on_bad: str = "raise",
+) -> TrainResult:
+    """Train pix2pix on the pairs in `data` into the run folder `out`.
+
+    `config.steps` (or `config.epochs`) is the *total* to reach: resuming a run that stopped at
+    step 20 with steps=30 trains 10 more. With resume=True the run's own config.json is used;
+    only the fields in RESUMABLE_FIELDS may differ from it.
+    """
+    run = RunFolder(out)
+    if resume:
+        if not run.is_run():
+            raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
+        saved = TrainConfig.load(run.config_path)
+        _check_resumable(saved, config)
+        run.remove_partial_files()
+        config.save(run.config_path)
+    else:
+        run.create(config)
+
+    train_paths, val_paths = resolve_dataset(
+        data, val_data, seed=config.seed, val_fraction=config.val_fraction, on_bad=on_bad,
+        channels=config.channels,
+    )
+    train_paths = train_paths[: config.max_train_pairs]
+    val_paths = val_paths[: config.max_val_pairs]
+    if not val_paths:  # a flat folder too small to split: show samples of training pairs
+        warnings.warn(f"{data}: no validation pairs; sample grids show training pairs and no "
+                      "val_ metrics are computed. Add a val/ folder for an honest measure.",
+                      stacklevel=2)
+    total = config.total_steps(len(train_paths))
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_pix2pix(config, total)
+    start = 0
+    checkpoints = run.checkpoints()
+    if resume and checkpoints:
+        start = run.restore_checkpoint(checkpoints[-1][1], model)
+    history = [row for row in run.read_history() if int(row["step"]) <= start]
+
+    sample_pairs = load_pairs_numpy(
+        (val_paths or train_paths)[: config.num_samples], image_size=config.image_size,
+        direction=config.direction, channels=config.channels,
+    )
+    monitor = RunMonitor(run, config, sample_pairs, history)
+    val_dataset = make_eval_dataset(
+        val_paths, image_size=config.image_size, batch_size=config.batch_size,
+        direction=config.direction, channels=config.channels,
+    ) if val_paths else None
+    for first_step, epochs, steps_per_epoch in _segments(start, total, config.log_every):
+        monitor.start_segment(first_step)
+        dataset = make_train_dataset(
+            train_paths, image_size=config.image_size, batch_size=config.batch_size,
+            direction=config.direction, channels=config.channels, seed=config.seed,
+            start_step=first_step,
+        )
+        epoch0 = first_step // config.log_every
+        model.fit(
+            dataset, initial_epoch=epoch0, epochs=epoch0 + epochs,
+            steps_per_epoch=steps_per_epoch, validation_data=val_dataset,
+            callbacks=[monitor], verbose=verbose, shuffle=False,
+        )
+        if monitor.diverged_at is not None:
+            kept = run.checkpoints()
+            raise TrainingDiverged(
+                f"A loss became NaN or infinite by step {monitor.diverged_at}; training stopped. "
+                + (f"The last good checkpoint is step {kept[-1][0]} in {run.checkpoints_dir}. "
+                   if kept else "No checkpoint was saved. ")
+                + "Try a lower learning rate or precision='fp32'."
+            )
+
+    final = int(model.step_counter.numpy())
+    if not run.checkpoints() or run.checkpoints()[-1][0] != final:
+        run.save_checkpoint(final, model, config.keep_checkpoints)
+    if final % config.sample_every:
+        monitor.write_sample(final)
+    run.save_generator(model.generator)
+    return TrainResult(run, model, config, start, final, monitor.history)

@@ -1,0 +1,266 @@
+"""The pix2pix training step as a `keras.Model`, and the builders that turn a config into one.
+
+`Pix2Pix` holds the generator G and the discriminator D and trains both with plain
+`model.fit(dataset)`, so Keras' progress bar, callbacks and History work as for any model
+(the keras-io "GAN overriding train_step" pattern). The run folder around it (checkpoints,
+samples, history, resume) is `pix2pix_lib.runs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.config import TrainConfig
+from pix2pix_lib.losses import discriminator_loss, generator_loss
+from pix2pix_lib.models import (
+    encoder_decoder_generator,
+    generate,
+    patchgan_discriminator,
+    unet_generator,
+)
+
+METRIC_NAMES = ("d_loss", "g_gan", "g_l1", "g_total")
+
+_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix")
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant learning rate, then linear decay to zero over the last `decay_fraction` of steps.
+
+    The paper trains maps/facades for 100 epochs at 2e-4 and 100 more decaying linearly to 0
+    (the reference code's `--n_epochs 100 --n_epochs_decay 100`); with `decay_fraction=0.5`
+    this is the same shape for any total. The schedule reads the optimizer's own step counter,
+    which the checkpoints restore, so a resumed run continues on the same curve.
+    """
+
+    def __init__(self, initial_learning_rate: float, total_steps: int, decay_fraction: float = 0.5):
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.total_steps = int(total_steps)
+        self.decay_fraction = float(decay_fraction)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        total = tf.cast(self.total_steps, tf.float32)
+        decay_start = total * (1.0 - self.decay_fraction)
+        remaining = tf.maximum(total - step, 0.0) / tf.maximum(total - decay_start, 1.0)
+        return self.initial_learning_rate * tf.minimum(1.0, remaining)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "total_steps": self.total_steps,
+            "decay_fraction": self.decay_fraction,
+        }
+
+
+class Pix2Pix(keras.Model):
+    """Conditional GAN of Isola et al. (2017): G(source) -> target, D judges (source, target).
+
+    Update order: **simultaneous**, from one forward pass (as the TF tutorial). G produces the
+    fake, D scores the real and the fake pair once, and both gradients come from that one pass:
+    D's from its halved BCE on real/fake, G's from BCE(D(fake), real) + lambda * L1. The PyTorch
+    reference instead updates D first and then runs D again on the fake for G's loss. We chose
+    the single pass because it costs one D forward pass less per step (this course is run on
+    CPUs, and every step counts) and because with Adam at 2e-4 the two orders train alike; the
+    reference's order is only a different evaluation point of D for G's gradient, not a different
+    objective.
+
+    Only G's variables receive G's gradients and only D's variables D's: the two tapes and the
+    two optimizers never share a variable, which avoids the classic Keras recipe's frozen-D trap
+    (see notebook 05 and tests/test_trainer.py).
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        *,
+        l1_weight: float = 100.0,
+        gan_weight: float = 1.0,
+        gan_mode: str = "vanilla",
+        paper_inference: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.l1_weight = float(l1_weight)
+        self.gan_weight = float(gan_weight)
+        self.gan_mode = gan_mode
+        self.paper_inference = bool(paper_inference)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        # Steps taken, kept in a variable so checkpoints carry it; it also drives the data
+        # position on resume. (Optimizer.iterations is not enough: a loss-scaled fp16 optimizer
+        # does not count the steps it skips.)
+        self.step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_counter")
+
+    # -- Keras plumbing -------------------------------------------------------------------------
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        """Keep both optimizers and build them now (not lazily on the first step).
+
+        Building up front makes their variables exist before any checkpoint is restored into
+        them and before `fit` traces the step (lazy building inside a distribution strategy
+        fails; see ../shared/TF-NOTES.md).
+        """
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, source, training=False):
+        return self.generator(source, training=training)
+
+    # -- the pix2pix objective -------------------------------------------------------------------
+    def pix2pix_losses(self, source, target, generated, training):
+        real_logits = self.discriminator([source, target], training=training)
+        fake_logits = self.discriminator([source, generated], training=training)
+        d_loss = discriminator_loss(real_logits, fake_logits, gan_mode=self.gan_mode)
+        g = generator_loss(
+            fake_logits, generated, target, l1_weight=self.l1_weight, gan_mode=self.gan_mode
+        )
+        g_total = self.gan_weight * g.gan + self.l1_weight * g.l1
+        return {"d_loss": d_loss, "g_gan": g.gan, "g_l1": g.l1, "g_total": g_total}
+
+    def _update_trackers(self, values):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        source, target = data
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            generated = self.generator(source, training=True)
+            values = self.pix2pix_losses(source, target, generated, training=True)
+            g_loss = _scaled(self.g_optimizer, values["g_total"])
+            d_loss = _scaled(self.d_optimizer, values["d_loss"])
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        self.step_counter.assign_add(1)
+        return self._update_trackers(values)
+
+    def test_step(self, data):
+        """The same losses on held-out pairs; G runs in the course's inference mode, no update."""
+        source, target = data
+        generated = self.generate_preserving_rng(source)
+        values = self.pix2pix_losses(source, target, generated, training=False)
+        return self._update_trackers(values)
+
+    def generate_preserving_rng(self, source):
+        """G's output in the course's inference mode, leaving G's dropout RNG where it was.
+
+        Validation and sample grids draw dropout masks too (paper-mode inference); if they
+        advanced the training RNG, a run resumed from a checkpoint taken just before them would
+        draw different training masks than the uninterrupted run. Works eagerly and traced.
+        """
+        state = rng_variables(self.generator)
+        saved = [tf.identity(tf.convert_to_tensor(v)) for v in state]
+        generated = generate(self.generator, source, paper_mode=self.paper_inference)
+        with tf.control_dependencies([generated]):
+            for variable, value in zip(state, saved, strict=True):
+                variable.assign(value)
+        return generated
+
+
+def rng_variables(model: keras.Model) -> list:
+    """The random-number states a model carries (dropout seeds): variables that are not weights."""
+    weight_ids = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weight_ids]
+
+
+def _scaled(optimizer, loss):
+    """Scale the loss for a LossScaleOptimizer (fp16); forgetting it shrinks every update."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.scale_loss(loss)
+    return loss
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str):
+    """Build layers under fp32 / mixed bf16 / mixed fp16, restoring the global policy after.
+
+    Keras reads the dtype policy when a layer is created, so only the model construction needs
+    it; restoring keeps a notebook's later cells (and other tests) in float32.
+    """
+    if precision not in _POLICIES:
+        raise ValueError(f"precision={precision!r} is not one of {', '.join(_POLICIES)}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(_POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_generator(config: TrainConfig) -> keras.Model:
+    """The generator the config asks for: U-Net (paper) or plain encoder-decoder (ablation)."""
+    builder = unet_generator if config.generator == "unet" else encoder_decoder_generator
+    return builder(
+        image_size=config.image_size,
+        in_channels=config.channels,
+        out_channels=config.channels,
+        base_filters=config.g_filters,
+        max_filters=config.generator_max_filters,
+        norm=config.norm,
+        dropout=config.dropout,
+    )
+
+
+def build_discriminator(config: TrainConfig) -> keras.Model:
+    return patchgan_discriminator(
+        receptive_field=config.receptive_field,
+        image_size=config.image_size,
+        in_channels=config.channels,
+        out_channels=config.channels,
+        base_filters=config.d_filters,
+        norm=config.norm,
+    )
+
+
+def build_optimizer(learning_rate: float, config: TrainConfig, total_steps: int):
+    """Adam(lr, beta1=0.5) as in the paper, optionally on the linear-decay schedule."""
+    if config.lr_schedule == "linear_decay":
+        learning_rate = LinearDecay(learning_rate, total_steps, config.lr_decay_fraction)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate, beta_1=config.beta1, beta_2=config.beta2
+    )
+    if config.precision == "fp16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def build_pix2pix(config: TrainConfig, total_steps: int) -> Pix2Pix:
+    """G, D and both optimizers for `config`, compiled and ready for `fit`."""
+    with precision_policy(config.precision):
+        model = Pix2Pix(
+            build_generator(config),
+            build_discriminator(config),
+            l1_weight=config.l1_weight,
+            gan_weight=config.gan_weight,
+            gan_mode=config.gan_mode,
+        )
+    model.compile(
+        g_optimizer=build_optimizer(config.g_learning_rate, config, total_steps),
+        d_optimizer=build_optimizer(config.d_learning_rate, config, total_steps),
+        jit_compile=config.jit_compile,
+    )
+    return model
+
+
+def current_learning_rates(model: Pix2Pix) -> dict[str, float]:
+    """The learning rates G and D would use for their next step (for logs and resume checks)."""
+    rates = {}
+    for name, optimizer in (("g_lr", model.g_optimizer), ("d_lr", model.d_optimizer)):
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        rate = inner.learning_rate
+        rates[name] = float(rate(inner.iterations) if callable(rate) else rate)
+    return rates

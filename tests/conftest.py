@@ -1,0 +1,14 @@
+"""Shared fixtures: small datasets made on the fly (tests never download anything)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_maps(tmp_path_factory):
+    """A synthetic maps dataset root (train/ + val/), 64 px per half: cheap to train on."""
+    from pix2pix_lib.datasets import make_synthetic_maps
+
+    return make_synthetic_maps(tmp_path_factory.mktemp("maps") / "synthetic", n_train=8, n_val=4,
+                               size=64, seed=0)
