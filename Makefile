@@ -30,10 +30,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: the `quick` profile on synthetic maps (generated on first use), offline.
+## The main job: the `quick` profile on synthetic maps (generated on first use), offline,
+## then its val metrics beside the baselines.
 train: install
 	@test -d $(DATA)/train || $(PIX2PIX) synth-maps $(DATA) --train 400 --val 50 --size 256
 	$(PIX2PIX) train --data $(DATA) --profile quick --out $(RUN) $$(test -f $(RUN)/config.json && echo --resume)
+	$(PIX2PIX) evaluate --run $(RUN) --data $(DATA)
 
 ## Every test: lint, unit tests (slow ones included) and every notebook through nbval, offline.
 test: install

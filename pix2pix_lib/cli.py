@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import math
 import sys
 import time
 import typing
@@ -123,6 +125,57 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _json_number(value):
+    """Strict JSON has no Infinity/NaN: a perfect match's PSNR (infinite) is written as null."""
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _cmd_evaluate(args) -> int:
+    from pix2pix_lib.metrics import evaluate_run, format_report
+
+    results = evaluate_run(args.run, args.data, batch_size=args.batch_size,
+                           paper_mode=not args.conventional, l1_only_run=args.l1_only)
+    print(format_report(results))
+    if args.json:
+        model = results["model"]
+        line = {key: _json_number(model[key]) for key in ("l1", "psnr", "ssim")}
+        line["n"] = int(model["n"])
+        line["map_accuracy"] = _json_number(model["map_accuracy"])
+        line["baselines"] = {
+            name: {k: _json_number(v) for k, v in values.items() if k != "n"}
+            for name, values in results.items() if name != "model"
+        }
+        print(json.dumps(line))
+    return 0
+
+
+def _cmd_translate(args) -> int:
+    from pix2pix_lib.inference import load_run, translate_files
+
+    generator, config = load_run(args.run)
+    tile = {"auto": None, "always": True, "never": False}[args.tile]
+    written = translate_files(
+        generator, args.inputs, args.out, config=config, overwrite=args.overwrite,
+        paper_mode=not args.conventional, pairs=args.pairs, tile=tile, scale=args.scale,
+        report=print,
+    )
+    print(f"Translated {len(written)} image(s) into {args.out}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from pix2pix_lib.inference import export_generator, load_run
+
+    generator, _ = load_run(args.run)
+    paths = export_generator(generator, args.out, overwrite=args.overwrite)
+    for kind, path in paths.items():
+        print(f"{kind:12s} {path}")
+    print(f'Use from plain TensorFlow: m = tf.saved_model.load("{paths["saved_model"]}"); '
+          "y = m.serve(x)  # x: float32 [N,S,S,C] in [-1, 1]")
+    return 0
+
+
 def _default_out(profile_name: str) -> str:
     return str(Path("runs") / f"{profile_name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -174,6 +227,38 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bad image files: stop with a list (default) or skip them")
     train.add_argument("--quiet", action="store_true", help="one line per log interval")
     train.set_defaults(func=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a run on val/test pairs vs baselines")
+    evaluate.add_argument("--run", required=True, help="run folder (with generator.keras)")
+    evaluate.add_argument("--data", required=True, help="folder of pairs or dataset root")
+    evaluate.add_argument("--json", action="store_true",
+                          help='last line: {"l1":..,"psnr":..,"ssim":..,"n":..} plus extras')
+    evaluate.add_argument("--l1-only", metavar="RUN", help="an L1-only run to add as a baseline")
+    evaluate.add_argument("--batch-size", type=int)
+    evaluate.add_argument("--conventional", action="store_true",
+                          help="training=False inference (default: the paper's, dropout on)")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    translate = commands.add_parser("translate", help="translate your own images with a run")
+    translate.add_argument("--run", required=True)
+    translate.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    translate.add_argument("--out", required=True, help="output folder (same names and sizes)")
+    translate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    translate.add_argument("--pairs", action="store_true",
+                           help="inputs are side-by-side pairs: translate their source half")
+    translate.add_argument("--tile", choices=("auto", "always", "never"), default="auto",
+                           help="auto: resize images up to 4x the model size, tile larger ones")
+    translate.add_argument("--scale", type=float, default=1.0,
+                           help="tiles: resize the image by this factor first")
+    translate.add_argument("--conventional", action="store_true",
+                           help="training=False inference (default: the paper's)")
+    translate.set_defaults(func=_cmd_translate)
+
+    export = commands.add_parser("export", help="write the generator as .keras + SavedModel")
+    export.add_argument("--run", required=True)
+    export.add_argument("--out", required=True)
+    export.add_argument("--overwrite", action="store_true")
+    export.set_defaults(func=_cmd_export)
     return parser
 
 

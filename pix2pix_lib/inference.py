@@ -468,7 +468,7 @@ def translate_files(
     """Translate image files (or folders of them) into `out_dir`; return the written paths.
 
     Each output has its input's file name, format and pixel size (see `translate` for how sizes
-    are handled: resize up to 2 x image_size on the longer side, tiles beyond). Inputs are single
+    are handled: resize up to 4 x image_size on the longer side, tiles beyond). Inputs are single
     images, e.g. your own satellite photo; pairs=True instead takes the source half
     (`direction`, default config.direction) of standard side-by-side pairs and the output has
     that half's size. Everything is checked BEFORE anything is written: missing or unreadable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -71,5 +72,43 @@ def test_python_dash_m_is_the_same_program():
     done = subprocess.run([sys.executable, "-m", "pix2pix_lib", "--help"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0
-    for command in ("synth-maps", "download", "check", "train"):
+    for command in ("synth-maps", "download", "check", "train", "evaluate", "translate", "export"):
         assert command in done.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_maps, tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "--data", str(tiny_maps), "--profile", "smoke", "--steps", "4",
+                 "--out", str(run), "--quiet", "--set", "log_every=2"]) == 0
+    return run
+
+
+def test_evaluate_json_last_line(trained_run, tiny_maps, capsys):
+    assert main(["evaluate", "--run", str(trained_run), "--data", str(tiny_maps), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(out[-1])
+    assert {"l1", "psnr", "ssim", "n"} <= set(result) and result["n"] == 4
+    assert set(result["baselines"]) == {"identity", "mean_target"}
+    assert any("identity" in line for line in out[:-1])  # the table is printed above the JSON
+
+
+def test_translate_keeps_names_and_refuses_to_overwrite(trained_run, tmp_path, capsys):
+    inputs = tmp_path / "mine"
+    inputs.mkdir()
+    Image.new("RGB", (100, 60), "green").save(inputs / "field.png")
+    Image.new("L", (40, 40), 128).save(inputs / "gray.jpg")
+    out = tmp_path / "out"
+    assert main(["translate", "--run", str(trained_run), str(inputs), "--out", str(out)]) == 0
+    assert {p.name: Image.open(p).size for p in out.iterdir()} == {
+        "field.png": (100, 60), "gray.jpg": (40, 40)}
+    assert main(["translate", "--run", str(trained_run), str(inputs), "--out", str(out)]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["translate", "--run", str(trained_run), str(inputs), "--out", str(out),
+                 "--overwrite"]) == 0
+
+
+def test_export_writes_keras_and_saved_model(trained_run, tmp_path, capsys):
+    assert main(["export", "--run", str(trained_run), "--out", str(tmp_path / "exp")]) == 0
+    assert (tmp_path / "exp" / "generator.keras").exists()
+    assert "tf.saved_model.load" in capsys.readouterr().out
