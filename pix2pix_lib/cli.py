@@ -94,6 +94,10 @@ def _train_config(args) -> TrainConfig:
         overrides["epochs"] = None
     elif args.epochs is not None:
         overrides["steps"] = None
+    if args.precision is not None:
+        overrides["precision"] = args.precision
+    if args.xla is not None:
+        overrides["jit_compile"] = {"auto": None, "on": True, "off": False}[args.xla]
     overrides.update(_parse_setting(text) for text in args.set)
     if args.resume:
         saved = TrainConfig.load(Path(args.out) / "config.json")
@@ -223,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                        help="override any TrainConfig field, e.g. --set l1_weight=10 "
                             "--set receptive_field=16 (repeatable)")
+    train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
+                       help="auto (default): mixed fp16 on a GPU, fp32 on a CPU")
+    train.add_argument("--xla", choices=("auto", "on", "off"),
+                       help="XLA compilation; auto (default): on for a GPU, off on a CPU")
     train.add_argument("--on-bad", choices=("raise", "skip"), default="raise",
                        help="bad image files: stop with a list (default) or skip them")
     train.add_argument("--quiet", action="store_true", help="one line per log interval")

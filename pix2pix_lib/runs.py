@@ -22,6 +22,7 @@ import importlib.util
 import math
 import os
 import re
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from pix2pix_lib.data import (
     resolve_dataset,
     to_uint8,
 )
+from pix2pix_lib.hardware import plan_hardware
 from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
 
 # Fields a resumed run may change: they alter how long it trains or what it writes, not the
@@ -206,6 +208,11 @@ def _checkpointed_variables(model: Pix2Pix) -> dict[str, list]:
     }
 
 
+def _scalar(value) -> float:
+    """A logged value as a float (multi-worker logs arrive with shape (1,))."""
+    return float(np.asarray(value).reshape(-1)[0])
+
+
 def tensorboard_available() -> bool:
     """True when the optional `tensorboard` package (needed to write and view logs/) is here."""
     return importlib.util.find_spec("tensorboard") is not None
@@ -247,7 +254,7 @@ class RunMonitor(keras.callbacks.Callback):
         self.step = first_step
 
     def _check_finite(self, step: int, logs) -> bool:
-        bad = {k: v for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        bad = {k: v for k, v in (logs or {}).items() if not math.isfinite(_scalar(v))}
         if bad and self.diverged_at is None:
             self.diverged_at = step
             self.model.stop_training = True
@@ -269,14 +276,14 @@ class RunMonitor(keras.callbacks.Callback):
         step = int(self.model.step_counter.numpy())
         if not self._check_finite(step, logs):
             return
-        row = {"step": step, **{k: round(float(v), 6) for k, v in logs.items()}}
+        row = {"step": step, **{k: round(_scalar(v), 6) for k, v in logs.items()}}
         row.update({k: f"{v:.3g}" for k, v in current_learning_rates(self.model).items()})
         self.history.append(row)
         self.run.write_history(self.history)
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 for key, value in logs.items():
-                    tf.summary.scalar(key, float(value))
+                    tf.summary.scalar(key, _scalar(value))
             self.writer.flush()
 
     def write_sample(self, step: int) -> Path:
@@ -346,23 +353,41 @@ def train(
     resume: bool = False,
     verbose: int | str = "auto",
     on_bad: str = "raise",
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Train pix2pix on the pairs in `data` into the run folder `out`.
 
     `config.steps` (or `config.epochs`) is the *total* to reach: resuming a run that stopped at
     step 20 with steps=30 trains 10 more. With resume=True the run's own config.json is used;
     only the fields in RESUMABLE_FIELDS may differ from it.
+
+    Hardware (`pix2pix_lib.hardware`): the strategy is chosen first (several GPUs, or TF_CONFIG
+    for several machines), "auto" precision and XLA are resolved for the devices found, and one
+    line says what was found and what is used. `config.batch_size` is the global batch, split
+    over the replicas. Only the chief writes `out`; other workers write to a scratch folder.
     """
+    plan = plan_hardware(config.precision, config.jit_compile, strategy)
+    if verbose:
+        print(plan.describe())
+    if config.batch_size % plan.replicas:
+        raise ValueError(
+            f"batch_size={config.batch_size} cannot be split over {plan.replicas} replicas; "
+            f"use a multiple of {plan.replicas}."
+        )
     run = RunFolder(out)
+    writer_run = run if plan.is_chief else RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
     if resume:
         if not run.is_run():
             raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
         saved = TrainConfig.load(run.config_path)
         _check_resumable(saved, config)
-        run.remove_partial_files()
-        config.save(run.config_path)
+        if plan.is_chief:
+            run.remove_partial_files()
+            config.save(run.config_path)
+        else:
+            writer_run.create(config)
     else:
-        run.create(config)
+        writer_run.create(config)
 
     train_paths, val_paths = resolve_dataset(
         data, val_data, seed=config.seed, val_fraction=config.val_fraction, on_bad=on_bad,
@@ -376,8 +401,10 @@ def train(
                       stacklevel=2)
     total = config.total_steps(len(train_paths))
 
-    keras.utils.set_random_seed(config.seed)
-    model = build_pix2pix(config, total)
+    with plan.strategy.scope():
+        keras.utils.set_random_seed(config.seed)
+        model = build_pix2pix(config, total, precision=plan.precision,
+                              jit_compile=plan.jit_compile, replicas=plan.replicas)
     start = 0
     checkpoints = run.checkpoints()
     if resume and checkpoints:
@@ -388,18 +415,15 @@ def train(
         (val_paths or train_paths)[: config.num_samples], image_size=config.image_size,
         direction=config.direction, channels=config.channels,
     )
-    monitor = RunMonitor(run, config, sample_pairs, history)
-    val_dataset = make_eval_dataset(
-        val_paths, image_size=config.image_size, batch_size=config.batch_size,
-        direction=config.direction, channels=config.channels,
-    ) if val_paths else None
+    monitor = RunMonitor(writer_run, config, sample_pairs, history)
+    val_dataset = _eval_dataset(val_paths, config, plan.replicas)
     for first_step, epochs, steps_per_epoch in _segments(start, total, config.log_every):
         monitor.start_segment(first_step)
-        dataset = make_train_dataset(
+        dataset = _sharded(make_train_dataset(
             train_paths, image_size=config.image_size, batch_size=config.batch_size,
             direction=config.direction, channels=config.channels, seed=config.seed,
             start_step=first_step,
-        )
+        ))
         epoch0 = first_step // config.log_every
         model.fit(
             dataset, initial_epoch=epoch0, epochs=epoch0 + epochs,
@@ -416,9 +440,42 @@ def train(
             )
 
     final = int(model.step_counter.numpy())
-    if not run.checkpoints() or run.checkpoints()[-1][0] != final:
-        run.save_checkpoint(final, model, config.keep_checkpoints)
+    saved_steps = [step for step, _ in writer_run.checkpoints()]
+    if not saved_steps or saved_steps[-1] != final:
+        writer_run.save_checkpoint(final, model, config.keep_checkpoints)
     if final % config.sample_every:
         monitor.write_sample(final)
-    run.save_generator(model.generator)
+    writer_run.save_generator(model.generator)
     return TrainResult(run, model, config, start, final, monitor.history)
+
+
+def _sharded(dataset, policy=tf.data.experimental.AutoShardPolicy.DATA):
+    """Split batches between workers by element (AutoShardPolicy.DATA).
+
+    Our pipeline is generated from indices, not read from one file per worker: AUTO would
+    silently fall back to DATA, FILE fails, and OFF trains every worker on the same samples.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = policy
+    return dataset.with_options(options)
+
+
+def _eval_dataset(val_paths, config: TrainConfig, replicas: int):
+    """The val pairs scored at each log interval; with several replicas, full batches only
+    (a last batch smaller than the number of replicas cannot be split)."""
+    if not val_paths:
+        return None
+    dataset = make_eval_dataset(
+        val_paths, image_size=config.image_size, batch_size=config.batch_size,
+        direction=config.direction, channels=config.channels,
+    )
+    if replicas > 1:
+        if len(val_paths) < config.batch_size:
+            return None
+        batches = len(val_paths) // config.batch_size
+        dataset = dataset.unbatch().batch(config.batch_size, drop_remainder=True)
+        # unbatch() forgets the length; Keras needs it to tell the end of val from a failure
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    # Not sharded: every worker scores the whole (small) val set, so the means are the same and
+    # Keras' expected number of val batches holds on each worker.
+    return _sharded(dataset, tf.data.experimental.AutoShardPolicy.OFF)

@@ -94,7 +94,10 @@ class Pix2Pix(keras.Model):
         # Steps taken, kept in a variable so checkpoints carry it; it also drives the data
         # position on resume. (Optimizer.iterations is not enough: a loss-scaled fp16 optimizer
         # does not count the steps it skips.)
-        self.step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_counter")
+        self.step_counter = tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="step_counter",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,  # one count per global step
+        )
 
     # -- Keras plumbing -------------------------------------------------------------------------
     def compile(self, g_optimizer, d_optimizer, **kwargs):
@@ -115,6 +118,19 @@ class Pix2Pix(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    def _maybe_symbolic_build(self, *args, **kwargs):
+        """Skip Keras' build-by-peeking under a distribution strategy: `compile` built everything.
+
+        Keras 3 builds a model under a strategy by pulling one batch from the training iterator
+        (a batch that is then never trained on, which would shift the data position of an
+        exactly resumed run) and reducing it, which fails under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585; ../shared/TF-NOTES.md). G, D and both optimizers are built in
+        `compile`, so there is nothing left to build.
+        """
+        if self.built and self.g_optimizer.built and self.d_optimizer.built:
+            return
+        super()._maybe_symbolic_build(*args, **kwargs)
+
     def call(self, source, training=False):
         return self.generator(source, training=training)
 
@@ -132,15 +148,23 @@ class Pix2Pix(keras.Model):
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 cannot reduce 0-d logs across workers ("Invalid reduction dimension 0");
+            # shape (1,) reduces fine (TF-NOTES.md).
+            results = {name: tf.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def train_step(self, data):
         source, target = data
+        # Keras sums gradients over replicas, so each replica's mean loss is divided by their
+        # number: the update then equals a single device's on the whole batch.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             generated = self.generator(source, training=True)
             values = self.pix2pix_losses(source, target, generated, training=True)
-            g_loss = _scaled(self.g_optimizer, values["g_total"])
-            d_loss = _scaled(self.d_optimizer, values["d_loss"])
+            g_loss = _scaled(self.g_optimizer, values["g_total"] / replicas)
+            d_loss = _scaled(self.d_optimizer, values["d_loss"] / replicas)
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
@@ -201,10 +225,11 @@ def precision_policy(precision: str):
         keras.config.set_dtype_policy(previous)
 
 
-def build_generator(config: TrainConfig) -> keras.Model:
+def build_generator(config: TrainConfig, synchronized_batchnorm: bool = False) -> keras.Model:
     """The generator the config asks for: U-Net (paper) or plain encoder-decoder (ablation)."""
     builder = unet_generator if config.generator == "unet" else encoder_decoder_generator
     return builder(
+        synchronized_batchnorm=synchronized_batchnorm,
         image_size=config.image_size,
         in_channels=config.channels,
         out_channels=config.channels,
@@ -215,8 +240,9 @@ def build_generator(config: TrainConfig) -> keras.Model:
     )
 
 
-def build_discriminator(config: TrainConfig) -> keras.Model:
+def build_discriminator(config: TrainConfig, synchronized_batchnorm: bool = False) -> keras.Model:
     return patchgan_discriminator(
+        synchronized_batchnorm=synchronized_batchnorm,
         receptive_field=config.receptive_field,
         image_size=config.image_size,
         in_channels=config.channels,
@@ -226,32 +252,49 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
     )
 
 
-def build_optimizer(learning_rate: float, config: TrainConfig, total_steps: int):
+def build_optimizer(learning_rate: float, config: TrainConfig, total_steps: int,
+                    precision: str = "fp32"):
     """Adam(lr, beta1=0.5) as in the paper, optionally on the linear-decay schedule."""
     if config.lr_schedule == "linear_decay":
         learning_rate = LinearDecay(learning_rate, total_steps, config.lr_decay_fraction)
     optimizer = keras.optimizers.Adam(
         learning_rate=learning_rate, beta_1=config.beta1, beta_2=config.beta2
     )
-    if config.precision == "fp16":
+    if precision == "fp16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 
 
-def build_pix2pix(config: TrainConfig, total_steps: int) -> Pix2Pix:
-    """G, D and both optimizers for `config`, compiled and ready for `fit`."""
-    with precision_policy(config.precision):
+def build_pix2pix(
+    config: TrainConfig,
+    total_steps: int,
+    *,
+    precision: str | None = None,
+    jit_compile: bool | None = None,
+    replicas: int = 1,
+) -> Pix2Pix:
+    """G, D and both optimizers for `config`, compiled and ready for `fit`.
+
+    precision / jit_compile: the resolved choices (`pix2pix_lib.hardware`); by default the
+    config's own, with "auto" meaning fp32 without XLA (a CPU). Call inside `strategy.scope()`
+    to train on several replicas; `replicas` > 1 switches BatchNorm to synchronized statistics,
+    without which each replica's moving statistics drift apart.
+    """
+    precision = precision or ("fp32" if config.precision == "auto" else config.precision)
+    jit_compile = bool(config.jit_compile) if jit_compile is None else jit_compile
+    sync = replicas > 1
+    with precision_policy(precision):
         model = Pix2Pix(
-            build_generator(config),
-            build_discriminator(config),
+            build_generator(config, sync),
+            build_discriminator(config, sync),
             l1_weight=config.l1_weight,
             gan_weight=config.gan_weight,
             gan_mode=config.gan_mode,
         )
     model.compile(
-        g_optimizer=build_optimizer(config.g_learning_rate, config, total_steps),
-        d_optimizer=build_optimizer(config.d_learning_rate, config, total_steps),
-        jit_compile=config.jit_compile,
+        g_optimizer=build_optimizer(config.g_learning_rate, config, total_steps, precision),
+        d_optimizer=build_optimizer(config.d_learning_rate, config, total_steps, precision),
+        jit_compile=jit_compile,
     )
     return model
 
@@ -262,5 +305,6 @@ def current_learning_rates(model: Pix2Pix) -> dict[str, float]:
     for name, optimizer in (("g_lr", model.g_optimizer), ("d_lr", model.d_optimizer)):
         inner = getattr(optimizer, "inner_optimizer", optimizer)
         rate = inner.learning_rate
-        rates[name] = float(rate(inner.iterations) if callable(rate) else rate)
+        value = rate(inner.iterations) if callable(rate) else rate
+        rates[name] = float(tf.convert_to_tensor(value).numpy())
     return rates

@@ -78,7 +78,7 @@ def test_each_update_touches_only_its_own_network(frozen):
 
 def test_fp16_step_uses_loss_scaling_and_stays_finite():
     keras.utils.set_random_seed(0)
-    model = build_pix2pix(smoke(precision="fp16"), total_steps=10)
+    model = build_pix2pix(smoke(precision="fp16"), total_steps=10)  # as on a GPU: auto = fp16
     assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
     assert model.generator.layers[-1].compute_dtype == "float32"
     logs = model.train_step(random_batch())
