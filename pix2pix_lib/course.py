@@ -1,0 +1,291 @@
+"""What the notebooks run on: the profile, the dataset and the machine, decided in one place.
+
+Every notebook has a parameters cell::
+
+    PROFILE = os.environ.get("PIX2PIX_PROFILE", "auto")
+    DATASET = os.environ.get("PIX2PIX_DATASET", "auto")
+
+and hands both to `choose_run_settings`, which turns them into what is really used and prints
+why. The rules, so a learner is never surprised:
+
+* profile "auto": `seed` (256 px, the classic 10-epoch run) when a GPU is found, `quick`
+  (128 px, a CPU classroom demo) when not. Any named profile (smoke, quick, paper, seed) is used
+  as given.
+* dataset "auto": the real `maps` dataset when a GPU is found (and the profile is not `smoke`),
+  synthetic maps otherwise. "maps" uses ``DATA_ROOT/maps`` when it is there, downloads it
+  (246 MB) when the network works, and otherwise falls back to synthetic maps, saying so.
+  "synthetic" never touches the network. A path to a folder of your own pairs is used as is.
+* synthetic maps are generated on first use: 400 + 50 pairs at 256 px in
+  ``DATA_ROOT/synthetic_maps`` (the folder `make train` uses too), or 8 + 4 pairs at 64 px in
+  ``DATA_ROOT/synthetic_maps_smoke`` for the smoke profile, so a CI run never leaves a tiny
+  dataset where a learner's quick run would pick it up.
+
+Paths are relative to the notebook (the kernel's working directory is ``notebooks/``):
+datasets in ``../data``, runs in ``../runs``, both git-ignored. CI runs every notebook with
+``PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic``: seconds, offline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import socket
+import sys
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pix2pix_lib import datasets
+from pix2pix_lib.config import PROFILES, TrainConfig, profile
+
+__all__ = [
+    "DATASET_CHOICES",
+    "PROFILE_CHOICES",
+    "RunSettings",
+    "choose_run_settings",
+    "ensure_synthetic_maps",
+    "environment_report",
+    "gpu_names",
+    "network_available",
+    "synthetic_maps_spec",
+]
+
+PROFILE_CHOICES = ("auto", *PROFILES)
+DATASET_CHOICES = ("auto", "synthetic", "maps")  # or a path to a folder of pairs
+DATA_ROOT = "../data"
+RUNS_ROOT = "../runs"
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """How big the generated synthetic maps dataset is, and where it lives under the data root."""
+
+    folder: str
+    n_train: int
+    n_val: int
+    size: int
+
+
+def synthetic_maps_spec(profile_name: str) -> SyntheticSpec:
+    """The synthetic dataset a profile uses: tiny for `smoke`, the `make train` one otherwise."""
+    if profile_name == "smoke":
+        return SyntheticSpec("synthetic_maps_smoke", n_train=8, n_val=4, size=64)
+    return SyntheticSpec("synthetic_maps", n_train=400, n_val=50, size=256)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a notebook really runs on, and why (see the module docstring for the rules)."""
+
+    profile: str  # a name from config.PROFILES, never "auto"
+    dataset: str  # "maps", "synthetic" or "folder"
+    data_dir: Path
+    runs_dir: Path
+    config: TrainConfig
+    gpus: tuple[str, ...]
+    notes: tuple[str, ...]  # one line per decision that was not simply "as asked"
+
+    @property
+    def device(self) -> str:
+        return f"GPU: {', '.join(self.gpus)}" if self.gpus else "CPU only (no GPU found)"
+
+    def run_dir(self, name: str) -> Path:
+        """A run folder for this profile: ``../runs/<name>-<profile>``."""
+        return self.runs_dir / f"{name}-{self.profile}"
+
+    def describe(self) -> str:
+        cfg = self.config
+        length = f"{cfg.steps} steps" if cfg.steps is not None else f"{cfg.epochs:g} epochs"
+        lines = [
+            f"Profile: {self.profile} ({cfg.image_size} px, G/D filters "
+            f"{cfg.g_filters}/{cfg.d_filters}, batch {cfg.batch_size}, {length})",
+            f"Data:    {self.dataset} in {self.data_dir} "
+            f"({_count_images(self.data_dir / 'train')} train / "
+            f"{_count_images(self.data_dir / 'val')} val pairs)",
+            f"Device:  {self.device}",
+        ]
+        lines += [f"Note:    {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The machine
+# --------------------------------------------------------------------------------------------
+
+
+def gpu_names() -> tuple[str, ...]:
+    """Names of the GPUs TensorFlow can use (empty on a CPU-only machine)."""
+    from pix2pix_lib.hardware import gpu_names as detected_gpu_names
+
+    return detected_gpu_names()
+
+
+def environment_report() -> dict[str, object]:
+    """Python, TensorFlow and Keras versions, GPUs and CPU cores, for the setup notebook."""
+    from pix2pix_lib._tf import keras, tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "gpus": gpu_names(),
+        "cpu_cores": os.cpu_count() or 1,
+    }
+
+
+def network_available(url: str = datasets.DATASETS["maps"].url, timeout: float = 3.0) -> bool:
+    """True when a TCP connection to the server of `url` opens within `timeout` seconds."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def _count_images(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+
+
+def _is_complete(folder: Path) -> bool:
+    return _count_images(folder / "train") > 0 and _count_images(folder / "val") > 0
+
+
+def ensure_synthetic_maps(profile_name: str, data_root: str | os.PathLike = DATA_ROOT) -> Path:
+    """The synthetic maps folder for `profile_name`, generated first if it is missing.
+
+    Generated into a temporary folder and renamed into place when complete, so an interrupted
+    run, or two notebooks starting at once, never leave a half-written dataset behind.
+    """
+    spec = synthetic_maps_spec(profile_name)
+    root = Path(data_root)
+    target = root / spec.folder
+    if _is_complete(target):
+        return target
+    if target.exists():
+        raise FileExistsError(
+            f"{target} exists but has no train/ and val/ images; delete it and run again."
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"Generating {spec.n_train} + {spec.n_val} synthetic photo|map pairs "
+          f"({spec.size} px) in {target} ...")
+    tmp = root / f".{spec.folder}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        datasets.make_synthetic_maps(tmp, n_train=spec.n_train, n_val=spec.n_val,
+                                     size=spec.size, seed=0)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first: use its copy
+            if not _is_complete(target):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _maps_or_none(root: Path, network: Callable[[], bool], notes: list[str]) -> Path | None:
+    """``root/maps``, downloaded if needed and possible; None (with a note) if not."""
+    local = root / "maps"
+    archive = root / "maps.tar.gz"
+    if not (local.exists() or archive.exists() or network()):
+        notes.append(
+            "The maps server cannot be reached (offline?), so synthetic maps are used instead; "
+            "they have the same format (photo | map). Run `pix2pix download maps` when online."
+        )
+        return None
+    try:
+        # The download's progress bar writes to stderr, which a notebook shows as an error box.
+        with contextlib.redirect_stderr(sys.stdout):
+            return datasets.download("maps", root=root)
+    except datasets.DownloadError as error:
+        notes.append(f"Could not get the maps dataset ({error}); using synthetic maps instead.")
+        return None
+
+
+def choose_run_settings(
+    profile_name: str = "auto",
+    dataset: str = "auto",
+    data_root: str | os.PathLike = DATA_ROOT,
+    runs_root: str | os.PathLike = RUNS_ROOT,
+    *,
+    gpus: tuple[str, ...] | None = None,
+    network: Callable[[], bool] | bool | None = None,
+    verbose: bool = True,
+) -> RunSettings:
+    """Resolve a notebook's PROFILE and DATASET into a `RunSettings` (rules: module docstring).
+
+    `gpus` (default: detected) and `network` (default: `network_available`, only asked when a
+    download is needed) can be given to decide without looking, as the tests do. With
+    `verbose` the decision is printed (`RunSettings.describe`).
+    """
+    if profile_name not in PROFILE_CHOICES:
+        raise ValueError(
+            f"PIX2PIX_PROFILE={profile_name!r} is not one of {', '.join(PROFILE_CHOICES)}."
+        )
+    gpus = gpu_names() if gpus is None else tuple(gpus)
+    if isinstance(network, bool):
+        network_answer = network
+        network = lambda: network_answer  # noqa: E731
+    elif network is None:
+        network = network_available
+    notes: list[str] = []
+
+    if profile_name == "auto":
+        profile_name = "seed" if gpus else "quick"
+        notes.append(
+            "A GPU was found: the `seed` profile (the classic 10-epoch run at 256 px)."
+            if gpus else
+            "No GPU found: the `quick` profile (128 px, sized for a CPU). On a GPU the default "
+            "is `seed`; set PIX2PIX_PROFILE to choose."
+        )
+
+    root = Path(data_root)
+    data_dir: Path | None = None
+    if dataset == "auto":
+        dataset = "maps" if gpus and profile_name != "smoke" else "synthetic"
+        if dataset == "synthetic":
+            notes.append(
+                "Synthetic maps (generated offline on first use). The real maps dataset is "
+                "used by default on a GPU; set PIX2PIX_DATASET=maps to download it (246 MB)."
+            )
+    if dataset == "maps":
+        data_dir = _maps_or_none(root, network, notes)
+        if data_dir is None:
+            dataset = "synthetic"
+    elif dataset not in DATASET_CHOICES:
+        folder = Path(dataset).expanduser()
+        if not folder.is_dir():
+            raise ValueError(
+                f"PIX2PIX_DATASET={dataset!r} is neither one of {', '.join(DATASET_CHOICES)} "
+                "nor an existing folder of pairs."
+            )
+        data_dir, dataset = folder, "folder"
+    if dataset == "synthetic":
+        data_dir = ensure_synthetic_maps(profile_name, root)
+
+    settings = RunSettings(
+        profile=profile_name,
+        dataset=dataset,
+        data_dir=data_dir,
+        runs_dir=Path(runs_root),
+        config=profile(profile_name),
+        gpus=gpus,
+        notes=tuple(notes),
+    )
+    if verbose:
+        print(settings.describe())
+    return settings
