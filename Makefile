@@ -19,7 +19,7 @@ DATA ?= data/synthetic_maps
 RUN ?= runs/quick
 PYTEST_ARGS ?=
 
-.PHONY: install train test test-fast lab lint clean-venv
+.PHONY: install train figure test test-fast lab lint clean-venv
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Need Python 3.10, 3.11 or 3.12 on PATH (or make PYTHON=/path/to/python)." >&2; exit 1; fi
@@ -36,6 +36,10 @@ train: install
 	@test -d $(DATA)/train || $(PIX2PIX) synth-maps $(DATA) --train 400 --val 50 --size 256
 	$(PIX2PIX) train --data $(DATA) --profile quick --out $(RUN) $$(test -f $(RUN)/config.json && echo --resume)
 	$(PIX2PIX) evaluate --run $(RUN) --data $(DATA)
+
+## The README's results figure (docs/results.png), from the `make train` run's last sample grid.
+figure: train
+	$(PY) -c 'from pix2pix_lib.viz import save_results_figure as s; print(s("$(RUN)", "docs/results.png"))'
 
 ## Every test: lint, unit tests (slow ones included) and every notebook through nbval, offline.
 test: install

@@ -180,6 +180,17 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    from pix2pix_lib.bench import format_report, run_bench, to_json
+
+    result = run_bench(image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
+                       windows=args.windows, large_batch=args.large_batch)
+    print(format_report(result))
+    if args.json:
+        print(to_json(result))
+    return 0
+
+
 def _default_out(profile_name: str) -> str:
     return str(Path("runs") / f"{profile_name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -267,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True)
     export.add_argument("--overwrite", action="store_true")
     export.set_defaults(func=_cmd_export)
+
+    bench = commands.add_parser("bench", help="training speed: ours vs the reference loops")
+    bench.add_argument("--image-size", type=int, default=256)
+    bench.add_argument("--batch-size", type=int, default=1)
+    bench.add_argument("--steps", type=int, default=5, help="steps per timed window")
+    bench.add_argument("--windows", type=int, default=3, help="timed windows (median)")
+    bench.add_argument("--large-batch", type=int, default=8,
+                       help="the batch size of the scaling row")
+    bench.add_argument("--json", action="store_true", help="last line: the results as JSON")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -354,6 +354,7 @@ def train(
     verbose: int | str = "auto",
     on_bad: str = "raise",
     strategy: tf.distribute.Strategy | None = None,
+    callbacks: tuple = (),
 ) -> TrainResult:
     """Train pix2pix on the pairs in `data` into the run folder `out`.
 
@@ -365,6 +366,7 @@ def train(
     for several machines), "auto" precision and XLA are resolved for the devices found, and one
     line says what was found and what is used. `config.batch_size` is the global batch, split
     over the replicas. Only the chief writes `out`; other workers write to a scratch folder.
+    `callbacks`: extra Keras callbacks for `fit` (e.g. a notebook's live plot, the benchmark).
     """
     plan = plan_hardware(config.precision, config.jit_compile, strategy)
     if verbose:
@@ -428,7 +430,7 @@ def train(
         model.fit(
             dataset, initial_epoch=epoch0, epochs=epoch0 + epochs,
             steps_per_epoch=steps_per_epoch, validation_data=val_dataset,
-            callbacks=[monitor], verbose=verbose, shuffle=False,
+            callbacks=[monitor, *callbacks], verbose=verbose, shuffle=False,
         )
         if monitor.diverged_at is not None:
             kept = run.checkpoints()

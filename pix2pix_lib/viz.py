@@ -488,3 +488,36 @@ def patch_size_chooser(image, fields: Sequence[int] = PAPER_FIELDS, value: int =
     box = widgets.VBox([buttons, picture])
     box.add_class("p2p-patch-chooser-box")
     return box
+
+
+def save_results_figure(run_dir, out_path,
+                        columns: Sequence[str] = ("satellite photo", "generated map", "real map"),
+                        dpi: int = 100) -> Path:
+    """Write the README's results figure: a run's last sample grid with column labels.
+
+    The grid is the one the trainer saved (`samples/step-*.png`: source | generated | target
+    for fixed val pairs), so the figure shows a real run's output, never a hand-picked one.
+    """
+    from PIL import Image
+
+    samples = sorted(Path(run_dir, "samples").glob("step-*.png"))
+    if not samples:
+        raise FileNotFoundError(
+            f"{Path(run_dir) / 'samples'} holds no sample grid; train the run first (make train)."
+        )
+    grid = np.asarray(Image.open(samples[-1]).convert("RGB"))
+    height, width = grid.shape[:2]
+    fig = Figure(figsize=(width / dpi, height / dpi + 0.3), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, height / (height + 0.3 * dpi)))
+    ax.imshow(grid)
+    ax.set_axis_off()
+    for index, label in enumerate(columns):
+        fig.text((index + 0.5) / len(columns), 0.99, label, ha="center", va="top", fontsize=9)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    # A 128-colour palette keeps the README's figure small (a third of the size) and looks
+    # the same at this scale.
+    Image.open(buffer).convert("RGB").quantize(128).save(out_path, optimize=True)
+    return out_path

@@ -223,3 +223,20 @@ def test_show_jitter_names_crop_and_mirror():
 def test_show_images_accepts_a_list_of_different_sizes():
     fig = viz.show_images([np.zeros((8, 8, 3), np.uint8), np.zeros((4, 6, 3), np.float32)])
     assert [shape for _, shape in image_axes(fig)] == [(8, 8), (4, 6)]
+
+
+def test_results_figure_labels_a_runs_last_sample_grid(tmp_path):
+    from PIL import Image
+
+    from pix2pix_lib.viz import save_results_figure
+
+    samples = tmp_path / "run" / "samples"
+    samples.mkdir(parents=True)
+    Image.new("RGB", (96, 64), "green").save(samples / "step-00000010.png")
+    Image.new("RGB", (96, 64), "blue").save(samples / "step-00000020.png")
+    out = save_results_figure(tmp_path / "run", tmp_path / "docs" / "results.png")
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    assert pixels.shape[1] == 96 and pixels.shape[0] > 64  # the grid plus a label strip
+    assert (pixels[-10:, 40:50] == [0, 0, 255]).all()  # the LAST grid (step 20) is shown
+    with pytest.raises(FileNotFoundError, match="make train"):
+        save_results_figure(tmp_path / "empty", tmp_path / "x.png")
