@@ -44,7 +44,7 @@ figure: train
 ## Every test: lint, unit tests (slow ones included) and every notebook through nbval, offline.
 test: install
 	$(VENV)/bin/ruff check pix2pix_lib tests
-	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(PY) -m pytest --nbval-lax $(PYTEST_ARGS)
+	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(PY) -m pytest --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
 
 ## Quicker local loop: skips tests marked slow.
 test-fast: install
