@@ -12,3 +12,16 @@ def tiny_maps(tmp_path_factory):
 
     return make_synthetic_maps(tmp_path_factory.mktemp("maps") / "synthetic", n_train=8, n_val=4,
                                size=64, seed=0)
+
+
+@pytest.fixture
+def mixed_policy(request):
+    """Set a mixed-precision global policy for one test (indirect parametrize), always
+    restoring float32 so no other test runs under it."""
+    from pix2pix_lib._tf import keras
+
+    keras.mixed_precision.set_global_policy(request.param)
+    try:
+        yield request.param
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -16,16 +16,6 @@ def softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-@pytest.fixture
-def mixed_policy(request):
-    """Set a mixed-precision global policy for one test, always restoring float32."""
-    keras.mixed_precision.set_global_policy(request.param)
-    try:
-        yield request.param
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
-
 # ------------------------------------------------------------------------------------------
 # Discriminator loss
 # ------------------------------------------------------------------------------------------

@@ -60,16 +60,6 @@ def small_generator():
     return models.unet_generator(32, base_filters=8, max_filters=32)
 
 
-@pytest.fixture
-def mixed_policy(request):
-    """Set a mixed-precision global policy for one test, always restoring float32."""
-    keras.mixed_precision.set_global_policy(request.param)
-    try:
-        yield request.param
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
-
 # ------------------------------------------------------------------------------------------
 # Blocks
 # ------------------------------------------------------------------------------------------
