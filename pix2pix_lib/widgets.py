@@ -34,8 +34,7 @@ import numpy as np
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from pix2pix_lib.data import to_uint8
-from pix2pix_lib.viz import figure_png, show_pairs
+from pix2pix_lib.viz import _as_uint8_batch, figure_png, show_pairs
 
 __all__ = [
     "ImageBrowser",
@@ -56,14 +55,8 @@ _TERM_COLOURS = {"adversarial": "#d62728", "l1": "#1f77b4"}
 
 
 def _uint8_batch(images) -> np.ndarray:
-    """(N, H, W, C) uint8 from a batch (or one image) in [-1, 1] floats or uint8."""
-    array = np.asarray(images)
-    if array.ndim == 3:
-        array = array[None]
-    if array.ndim != 4:
-        raise ValueError(f"expected images (N, H, W, C), got shape {array.shape}")
-    if array.dtype != np.uint8:
-        array = to_uint8(array)
+    """viz's (N, H, W, C) uint8 batch, with gray images repeated to RGB for the widgets."""
+    array = _as_uint8_batch(images)
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     return array
