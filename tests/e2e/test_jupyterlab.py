@@ -1,0 +1,185 @@
+"""The course as a learner sees it: notebooks run through JupyterLab's UI in a real browser.
+
+For notebooks 01 and 06 (smoke profile, synthetic maps): open the notebook, Run > Run All Cells,
+wait until every code cell has run, then assert that no output is red (tracebacks, warnings and
+stderr prints all render as `application/vnd.jupyter.stderr`), that the figures are real images,
+and, in 06, that moving the image browser's slider redraws its picture. A screenshot of each
+notebook goes to tests/e2e/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PANEL = ".jp-NotebookPanel"
+IDLE = f'{PANEL} .jp-Notebook-ExecutionIndicator[data-status="idle"]'
+RED_OUTPUT = f'{PANEL} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+RUN_MENU = ".lm-MenuBar-item:has(.lm-MenuBar-itemLabel:text-is('Run'))"
+RUN_ALL = '.lm-Menu-item[data-command="runmenu:run-all"]'
+BROWSER_HANDLE = '.p2p-image-browser .noUi-handle[role="slider"]'
+BROWSER_IMAGE = ".p2p-image-browser-output img"
+RUN_ALL_TIMEOUT_MS = int(float(os.environ.get("PIX2PIX_E2E_TIMEOUT", 480)) * 1000)
+
+# Set before Run All: a MutationObserver that records a `[*]:` prompt, so a notebook whose
+# prompts already look finished cannot pass for done before it has run (E2E-NOTES, traps).
+ARM_BUSY_WATCH = """() => {
+  window.__p2pBusySeen = false;
+  const busy = () => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+      .some(prompt => prompt.textContent.includes('[*]'));
+  new MutationObserver(() => { if (busy()) window.__p2pBusySeen = true; })
+      .observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+# Done: the kernel is idle, no cell is running or queued (`[*]:`), and either every code cell
+# shows `[n]:` after having been busy, or a red output exists (Run All stops at an error and
+# leaves later prompts at `[ ]:`); or a dialog waits for an answer.
+RUN_ALL_FINISHED = f"""() => {{
+  if (document.querySelector('.jp-Dialog')) return true;
+  if (document.querySelector('{IDLE}') === null) return false;
+  const prompts = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputArea-prompt')]
+      .map(prompt => prompt.textContent.trim());
+  if (prompts.length === 0 || prompts.some(prompt => prompt.includes('*'))) return false;
+  if (document.querySelector('{RED_OUTPUT}')) return true;
+  return window.__p2pBusySeen && prompts.every(prompt => /^\\[\\d+\\]:$/.test(prompt));
+}}"""
+
+# Each image as (index of its cell, naturalWidth, a short hash of its src): comparing hashes
+# inside the page keeps kilobytes of base64 out of failure messages (E2E-NOTES, traps).
+IMAGES = f"""() => {{
+  const hash = text => {{ let h = 5381; for (let i = 0; i < text.length; i++)
+      h = ((h * 33) ^ text.charCodeAt(i)) >>> 0; return h.toString(16) + ':' + text.length; }};
+  const cells = [...document.querySelectorAll('{PANEL} .jp-Cell')];
+  return [...document.querySelectorAll('{PANEL} .jp-OutputArea-output img')].map(img => [
+      cells.findIndex(cell => cell.contains(img)), img.naturalWidth, hash(img.src)]);
+}}"""
+
+RED_TEXTS = f"""() => {{
+  const cells = [...document.querySelectorAll('{PANEL} .jp-Cell')];
+  return [...document.querySelectorAll('{RED_OUTPUT}')].map(output =>
+      'cell ' + cells.findIndex(cell => cell.contains(output)) + ': '
+      + output.innerText.slice(0, 1500));
+}}"""
+
+BROWSER_IMAGE_HASH = f"""() => {{
+  const img = document.querySelector('{BROWSER_IMAGE}');
+  if (!img || !img.complete || img.naturalWidth === 0) return null;
+  let h = 5381; for (let i = 0; i < img.src.length; i++)
+      h = ((h * 33) ^ img.src.charCodeAt(i)) >>> 0;
+  return h.toString(16) + ':' + img.src.length;
+}}"""
+
+
+def wait_for_kernel(lab_server, notebook: str, timeout: float = 120.0) -> None:
+    """Until the server reports the notebook's kernel idle: the toolbar's indicator can read
+    idle before the session exists, and Run All then asks which kernel to start."""
+    deadline = time.monotonic() + timeout
+    while lab_server.kernel_state(notebook) != "idle":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{notebook}: no idle kernel after {timeout:.0f} s:\n"
+                                 f"{lab_server.log_tail()}")
+        time.sleep(0.5)
+
+
+def open_and_run_all(page, lab_server, notebook: str) -> None:
+    """Open `notebook` alone in a fresh workspace, run all its cells through the Run menu and
+    wait for the end; screenshot it whatever happened."""
+    stem = notebook.removesuffix(".ipynb")
+    page.goto(lab_server.notebook_url(notebook, workspace=f"e2e-{stem[:2]}"))
+    try:
+        page.wait_for_selector(PANEL, timeout=60_000)
+        wait_for_kernel(lab_server, notebook)
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.evaluate(ARM_BUSY_WATCH)
+        page.click(RUN_MENU)
+        page.click(RUN_ALL)
+        page.wait_for_function(RUN_ALL_FINISHED, timeout=RUN_ALL_TIMEOUT_MS, polling=500)
+        dialogs = page.locator(".jp-Dialog").all_inner_texts()
+        assert not dialogs, f"{notebook}: a dialog interrupted the run: {dialogs}"
+    finally:
+        screenshot_notebook(page, ARTIFACTS / f"{stem}.png")
+
+
+def screenshot_notebook(page, path) -> None:
+    """The whole notebook in one picture: the notebook scrolls inside its own panel, so a
+    page screenshot shows one screenful; grow the window to the notebook's height first."""
+    height = page.evaluate(f"""() => {{
+      const scroller = document.querySelector('{PANEL} .jp-WindowedPanel-outer');
+      return scroller ? scroller.scrollHeight : 1000; }}""")
+    original = page.viewport_size
+    page.set_viewport_size({"width": original["width"], "height": min(height + 150, 15000)})
+    page.wait_for_timeout(500)  # let JupyterLab lay the panel out again
+    page.evaluate(f"""() => {{
+      const scroller = document.querySelector('{PANEL} .jp-WindowedPanel-outer');
+      if (scroller) scroller.scrollTop = 0; }}""")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(original)
+
+
+def assert_clean_run(page, notebook: str, min_images: int) -> list:
+    red = page.evaluate(RED_TEXTS)
+    assert not red, f"{notebook}: a learner sees red output boxes:\n" + "\n---\n".join(red)
+    unrun = page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt", has_text="[ ]").count()
+    assert unrun == 0, f"{notebook}: {unrun} code cells did not run"
+    images = page.evaluate(IMAGES)
+    broken = [image for image in images if image[1] == 0]
+    assert not broken, f"{notebook}: images that did not render (cell, width, hash): {broken}"
+    assert len(images) >= min_images, (
+        f"{notebook}: expected at least {min_images} figures, found {len(images)}: {images}")
+    return images
+
+
+def test_notebook_01_runs_clean_with_figures(browser_page, lab_server):
+    notebook = "01_data_loading_and_splitting.ipynb"
+    open_and_run_all(browser_page, lab_server, notebook)
+    # the pair, AtoB vs BtoA, the jitter, a pipeline batch, a BtoA batch
+    images = assert_clean_run(browser_page, notebook, min_images=5)
+    assert len({cell for cell, _, _ in images}) >= 5, f"figures from too few cells: {images}"
+
+
+def test_notebook_06_runs_clean_and_image_browser_responds(browser_page, lab_server):
+    notebook = "06_evaluation_and_inference.ipynb"
+    open_and_run_all(browser_page, lab_server, notebook)
+    # static browser figure, the widget's picture, a translated photo, the SavedModel check
+    assert_clean_run(browser_page, notebook, min_images=4)
+
+    page = browser_page
+    handle = page.locator(BROWSER_HANDLE)
+    handle.scroll_into_view_if_needed()
+    page.wait_for_function(BROWSER_IMAGE_HASH, timeout=30_000)
+    before = page.evaluate(BROWSER_IMAGE_HASH)
+    value = float(handle.get_attribute("aria-valuenow"))
+    top = float(handle.get_attribute("aria-valuemax"))
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if value >= top else "ArrowRight")
+    page.wait_for_function(f"() => Number(document.querySelector('{BROWSER_HANDLE}')"
+                           f".getAttribute('aria-valuenow')) !== {value}", timeout=10_000)
+    page.wait_for_function(f"() => {{ const h = ({BROWSER_IMAGE_HASH})(); "
+                           f"return h !== null && h !== '{before}'; }}", timeout=60_000)
+    page.locator(".p2p-image-browser-box").screenshot(
+        path=str(ARTIFACTS / "06_image_browser_moved.png"))
+    assert page.evaluate(RED_TEXTS) == [], "moving the slider produced red output"
+
+
+def test_red_output_is_detected(browser_page, lab_server):
+    """The detector itself: a notebook that writes to stderr and warns must be caught, or the
+    clean runs above would prove nothing."""
+    nbformat = pytest.importorskip("nbformat")
+    notebook = "zz_e2e_red_output.ipynb"
+    cells = [nbformat.v4.new_code_cell("import sys\nprint('to stderr', file=sys.stderr)"),
+             nbformat.v4.new_code_cell("import warnings\nwarnings.warn('a learner sees this')"),
+             nbformat.v4.new_code_cell("print('fine')")]
+    document = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+    nbformat.write(document, lab_server.root / "notebooks" / notebook)
+    open_and_run_all(browser_page, lab_server, notebook)
+    red = " ".join(browser_page.evaluate(RED_TEXTS))
+    assert "to stderr" in red and "a learner sees this" in red, red
