@@ -31,6 +31,7 @@ import numpy as np
 
 from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig, profile
+from pix2pix_lib.hardware import cpu_has_fast_bf16
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import _leaf_layers
 from pix2pix_lib.trainer import build_pix2pix
@@ -39,21 +40,9 @@ from pix2pix_lib.trainer import build_pix2pix
 # --------------------------------------------------------------------------------------------
 # Machine ceilings
 # --------------------------------------------------------------------------------------------
-def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def has_fast_bf16() -> bool:
-    """avx512_bf16 or AMX: the CPUs on which bf16 matmuls beat fp32."""
-    flags = cpu_flags()
-    return bool({"avx512_bf16", "amx_bf16"} & flags) or bool(tf.config.list_physical_devices("GPU"))
+    """A GPU, or a CPU with bf16 instructions: where the bf16 row is worth measuring."""
+    return cpu_has_fast_bf16() or bool(tf.config.list_physical_devices("GPU"))
 
 
 def matmul_gflops(dtype: str = "float32", n: int = 2048, windows: int = 5,
@@ -166,7 +155,19 @@ def time_ours(config: TrainConfig, steps: int, windows: int) -> float:
     stamps = _WindowStamps(steps)
     model.fit(dataset, steps_per_epoch=steps * (windows + 1), epochs=1, verbose=0,
               callbacks=[stamps], shuffle=False)
-    return _median_ms(stamps.stamps[1:], steps)
+    return _median_ms(stamps.stamps, steps)
+
+
+def _losses_fn(config: TrainConfig, generator, discriminator):
+    """(source, target) -> (G's total loss, D's loss): the forward pass of a two-tape step."""
+    def losses(source, target):
+        generated = generator(source, training=True)
+        real = discriminator([source, target], training=True)
+        fake = discriminator([source, generated], training=True)
+        g = generator_loss(fake, generated, target, l1_weight=config.l1_weight)
+        return g.total, discriminator_loss(real, fake)
+
+    return losses
 
 
 def textbook_step(config: TrainConfig):
@@ -176,21 +177,45 @@ def textbook_step(config: TrainConfig):
     generator, discriminator = model.generator, model.discriminator
     g_opt = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta1)
     d_opt = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta1)
+    losses = _losses_fn(config, generator, discriminator)
 
     @tf.function
     def step(source, target):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            generated = generator(source, training=True)
-            real = discriminator([source, target], training=True)
-            fake = discriminator([source, generated], training=True)
-            g = generator_loss(fake, generated, target, l1_weight=config.l1_weight)
-            d = discriminator_loss(real, fake)
+            g, d = losses(source, target)
         g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
-        g_opt.apply_gradients(zip(g_tape.gradient(g.total, g_vars), g_vars, strict=True))
+        g_opt.apply_gradients(zip(g_tape.gradient(g, g_vars), g_vars, strict=True))
         d_opt.apply_gradients(zip(d_tape.gradient(d, d_vars), d_vars, strict=True))
-        return g.total, d
+        return g, d
 
     return step, generator, discriminator
+
+
+def step_breakdown(config: TrainConfig, steps: int, windows: int) -> dict[str, float]:
+    """Where a two-tape step's time goes: ms for the forward pass alone (G once, D on real and
+    fake, the losses), forward + both tapes' gradients, and the whole step (+ two Adam
+    updates). The differences are the backward pass and the optimizer: a profile by phase that
+    needs no trace viewer, measured on the same model and batch as the textbook row."""
+    step, generator, discriminator = textbook_step(config)
+    g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
+    losses = _losses_fn(config, generator, discriminator)
+
+    @tf.function
+    def forward(source, target):
+        return losses(source, target)
+
+    @tf.function
+    def gradients(source, target):
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            g, d = losses(source, target)
+        return g_tape.gradient(g, g_vars) + d_tape.gradient(d, d_vars)
+
+    batch = _batch(config)
+    forward_ms = time_loop(forward, batch, steps, windows)
+    gradients_ms = time_loop(gradients, batch, steps, windows)
+    step_ms = time_loop(step, batch, steps, windows)
+    return {"forward_ms": forward_ms, "backward_ms": gradients_ms - forward_ms,
+            "optimizer_ms": step_ms - gradients_ms, "step_ms": step_ms}
 
 
 def time_loop(step, batch, steps: int, windows: int) -> float:
@@ -230,19 +255,25 @@ def time_train_command(config: TrainConfig, steps: int, windows: int) -> tuple[f
         data = make_synthetic_maps(Path(scratch) / "maps", n_train=16, n_val=4,
                                    size=max(64, config.image_size))
         stamps = _WindowStamps(steps)
-        run_config = config.replace(
-            steps=total, epochs=None, log_every=total, checkpoint_every=total,
-            sample_every=total, max_val_pairs=4, num_samples=2,
-        )
+        run_config = timed_run_config(config, total)
         result = train(run_config, data, Path(scratch) / "run", verbose=0, callbacks=[stamps])
         started = time.perf_counter()
         result.run.save_checkpoint(total + 1, result.model, keep=10)
         checkpoint_s = time.perf_counter() - started
         sample_s = _time_sample(result, run_config)
-    loop_ms = _median_ms(stamps.stamps[1:], steps)
+    loop_ms = _median_ms(stamps.stamps, steps)
     amortised = 1000 * (checkpoint_s / config.checkpoint_every + sample_s / config.sample_every)
     return loop_ms + amortised, {"loop_ms": loop_ms, "checkpoint_s": checkpoint_s,
                                  "sample_s": sample_s, "amortised_ms": amortised}
+
+
+def timed_run_config(config: TrainConfig, total: int) -> TrainConfig:
+    """The config `time_train_command` trains with: `total` steps in one display epoch, and
+    checkpoint and sample intervals past the end, so that no timed window contains one (the
+    final checkpoint, sample and validation happen after `fit`'s last batch, off the clock);
+    they are timed on their own and amortised over the real intervals instead."""
+    return config.replace(steps=total, epochs=None, log_every=total, checkpoint_every=total + 1,
+                          sample_every=total + 1, max_val_pairs=4, num_samples=2)
 
 
 def _time_sample(result, run_config) -> float:
@@ -330,7 +361,8 @@ def run_bench(image_size: int = 256, batch_size: int = 1, steps: int = 5, window
     """Every row of the benchmark, measured in this process; returns a JSON-able dict."""
     base = profile("paper", image_size=image_size, batch_size=batch_size, precision="fp32",
                    jit_compile=False)
-    wanted = set(rows or ("ours", "train", "textbook", "classic", "bf16", "batch", "data"))
+    wanted = set(rows or ("ours", "train", "textbook", "classic", "bf16", "batch", "data",
+                          "breakdown"))
     keras.utils.set_random_seed(0)
     probe = build_pix2pix(base, 10)
     flops = step_flops(probe.generator, probe.discriminator, batch_size)
@@ -374,7 +406,24 @@ def run_bench(image_size: int = 256, batch_size: int = 1, steps: int = 5, window
     summary = _summary(image_size, batch_size, peaks, flops, measured_flops, results,
                        data_images_per_s)
     summary["train_command"] = train_details
+    if "breakdown" in wanted:
+        summary["breakdown"] = _with_rates(step_breakdown(base, steps, windows), flops,
+                                           peaks["fp32"])
     return summary
+
+
+def _with_rates(phases: dict[str, float], flops: dict, peak: float) -> dict:
+    """Each phase's ms with its analytic GFLOP and share of the fp32 matmul peak."""
+    forward = flops["generator_forward"] + 2 * flops["discriminator_forward"]
+    work = {"forward_ms": forward, "backward_ms": flops["two_tape_step"] - forward,
+            "optimizer_ms": 0, "step_ms": flops["two_tape_step"]}
+    result = {}
+    for name, ms in phases.items():
+        rate = work[name] / 1e9 / (ms / 1000) if work[name] and ms > 0 else None
+        result[name.removesuffix("_ms")] = {
+            "ms": ms, "gflop": work[name] / 1e9, "gflop_per_s": rate,
+            "share_of_peak": rate / peak if rate and peak else None}
+    return result
 
 
 def _summary(image_size, batch_size, peaks, flops, measured_flops, rows, data_rate) -> dict:
@@ -445,6 +494,15 @@ def format_report(result: dict) -> str:
         lines.append(f"  (pix2pix train: loop {details['loop_ms']:.0f} ms/step + checkpoint "
                      f"{details['checkpoint_s']:.1f} s and sample {details['sample_s']:.1f} s "
                      f"amortised over their intervals: {details['amortised_ms']:.1f} ms/step)")
+    breakdown = result.get("breakdown")
+    if breakdown:
+        lines.append("")
+        lines.append("where a textbook step's time goes (fp32):")
+        for phase, entry in breakdown.items():
+            share = entry["share_of_peak"]
+            lines.append(f"  {phase:10s} {entry['ms']:7.0f} ms  {entry['gflop']:5.1f} GFLOP"
+                         + (f"  {entry['gflop_per_s']:6.1f} GFLOP/s  {100 * share:3.0f}% peak"
+                            if share else ""))
     if result["data_images_per_s"]:
         lines.append(f"{'input pipeline alone':24s} {'':5s} {result['batch_size']:5d} "
                      f"{'':8s} {'':8s} {result['data_images_per_s']:7.0f}")

@@ -19,6 +19,7 @@ from pix2pix_lib.models import (
     patchgan_discriminator,
     unet_generator,
 )
+from pix2pix_lib.optimizers import FusedAdam
 
 METRIC_NAMES = ("d_loss", "g_gan", "g_l1", "g_total")
 
@@ -254,10 +255,14 @@ def build_discriminator(config: TrainConfig, synchronized_batchnorm: bool = Fals
 
 def build_optimizer(learning_rate: float, config: TrainConfig, total_steps: int,
                     precision: str = "fp32"):
-    """Adam(lr, beta1=0.5) as in the paper, optionally on the linear-decay schedule."""
+    """Adam(lr, beta1=0.5) as in the paper, optionally on the linear-decay schedule.
+
+    `FusedAdam` is Keras' Adam, update for update, with TensorFlow's one-pass kernel per
+    variable: on a 2-core CPU it applies the paper U-Net's 54 M parameters in ~45 ms instead of
+    ~160 ms (see pix2pix_lib.optimizers)."""
     if config.lr_schedule == "linear_decay":
         learning_rate = LinearDecay(learning_rate, total_steps, config.lr_decay_fraction)
-    optimizer = keras.optimizers.Adam(
+    optimizer = FusedAdam(
         learning_rate=learning_rate, beta_1=config.beta1, beta_2=config.beta2
     )
     if precision == "fp16":

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from pix2pix_lib._tf import keras
-from pix2pix_lib.bench import format_report, forward_flops, run_bench, step_flops
+from pix2pix_lib.bench import (
+    _median_ms,
+    format_report,
+    forward_flops,
+    run_bench,
+    step_flops,
+    timed_run_config,
+)
 from pix2pix_lib.cli import main
 
 
@@ -27,6 +34,22 @@ def test_step_flops_scale_with_the_batch():
     one, four = step_flops(g, d, 1), step_flops(g, d, 4)
     assert four["two_tape_step"] == 4 * one["two_tape_step"]
     assert one["classic_step"] > one["two_tape_step"] > 3 * one["generator_forward"]
+
+
+def test_median_drops_only_the_warm_up_window():
+    # stamps at the start and after each of 4 windows of 2 steps: 10 s warm-up, then 2, 4, 3 s
+    stamps = [0.0, 10.0, 12.0, 16.0, 19.0]
+    assert _median_ms(stamps, steps=2) == 1500.0  # median of 2, 4, 3 s over 2 steps
+
+
+def test_timed_train_run_keeps_checkpoints_and_samples_out_of_the_windows():
+    # a checkpoint at the last step used to land in the last timed window (and was amortised
+    # on top): ~3 s of a paper-size checkpoint counted as step time
+    from pix2pix_lib.config import profile
+
+    config = timed_run_config(profile("paper"), total=20)
+    assert config.total_steps(16) == 20 and config.log_every == 20
+    assert config.checkpoint_every > 20 and config.sample_every > 20
 
 
 @pytest.mark.slow
