@@ -25,7 +25,9 @@ statistics), callable from plain TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -535,6 +537,22 @@ Images of another size: resize to {size}x{size} first, or use pix2pix_lib.infere
 """
 
 
+@contextlib.contextmanager
+def _quiet_assets_log():
+    """Drop TensorFlow's "INFO:tensorflow:Assets written to: ..." line while exporting: even
+    with verbose=False it reaches stdout and stderr, a red box in a notebook."""
+    logger = logging.getLogger("tensorflow")
+
+    def not_assets(record: logging.LogRecord) -> bool:
+        return "Assets written to" not in record.getMessage()
+
+    logger.addFilter(not_assets)
+    try:
+        yield
+    finally:
+        logger.removeFilter(not_assets)
+
+
 def export_generator(
     generator: keras.Model, out_dir, *, overwrite: bool = False
 ) -> dict[str, Path]:
@@ -561,6 +579,7 @@ def export_generator(
     generator.save(paths["keras"])
     if paths["saved_model"].exists():
         shutil.rmtree(paths["saved_model"])
-    generator.export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
+    with _quiet_assets_log():
+        generator.export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
     paths["readme"].write_text(_readme_text(size, in_channels, out_channels))
     return paths

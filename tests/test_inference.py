@@ -187,8 +187,11 @@ def test_translate_files_takes_the_source_half_of_pairs(generator, config, tmp_p
 # --- loading and export -----------------------------------------------------------------------
 
 
-def test_export_round_trip_matches_the_generator(generator, tmp_path):
-    paths = export_generator(generator, tmp_path / "export")
+def test_export_round_trip_matches_the_generator(generator, tmp_path, capfd, caplog):
+    with caplog.at_level("INFO", logger="tensorflow"):
+        paths = export_generator(generator, tmp_path / "export")
+    printed = capfd.readouterr()
+    assert "Assets written" not in printed.out + printed.err + caplog.text  # a notebook's red box
     x = to_float(_random_image((2, SIZE, SIZE, 3)))
     expected = generator(x, training=False).numpy()
     reloaded = load_generator(paths["keras"])
