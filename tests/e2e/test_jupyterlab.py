@@ -1,10 +1,11 @@
 """The course as a learner sees it: notebooks run through JupyterLab's UI in a real browser.
 
-For notebooks 01 and 06 (smoke profile, synthetic maps): open the notebook, Run > Run All Cells,
-wait until every code cell has run, then assert that no output is red (tracebacks, warnings and
-stderr prints all render as `application/vnd.jupyter.stderr`), that the figures are real images,
-and, in 06, that moving the image browser's slider redraws its picture. A screenshot of each
-notebook goes to tests/e2e/artifacts/ for a person to look at.
+For every notebook (smoke profile, synthetic maps): open it, Run > Run All Cells, wait until
+every code cell has run, then assert that no output is red (tracebacks, warnings and stderr
+prints all render as `application/vnd.jupyter.stderr`) and that the figures are real images.
+The widgets must answer a learner: moving 06's image-browser slider, 04's lambda slider and
+clicking 03's patch-size chooser each redraw their picture. A screenshot of each notebook (and
+of each widget after its change) goes to tests/e2e/artifacts/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ RUN_MENU = ".lm-MenuBar-item:has(.lm-MenuBar-itemLabel:text-is('Run'))"
 RUN_ALL = '.lm-Menu-item[data-command="runmenu:run-all"]'
 BROWSER_HANDLE = '.p2p-image-browser .noUi-handle[role="slider"]'
 BROWSER_IMAGE = ".p2p-image-browser-output img"
+LAMBDA_HANDLE = '.p2p-lambda-slider .noUi-handle[role="slider"]'
+PATCH_BUTTON = ".p2p-patch-chooser button:not(.mod-active)"
 RUN_ALL_TIMEOUT_MS = int(float(os.environ.get("PIX2PIX_E2E_TIMEOUT", 480)) * 1000)
 
 # Set before Run All: a MutationObserver that records a `[*]:` prompt, so a notebook whose
@@ -68,13 +71,41 @@ RED_TEXTS = f"""() => {{
       + output.innerText.slice(0, 1500));
 }}"""
 
-BROWSER_IMAGE_HASH = f"""() => {{
-  const img = document.querySelector('{BROWSER_IMAGE}');
+def image_hash_js(selector: str) -> str:
+    """JS: a short hash of the src of the first loaded image matching `selector`, else null."""
+    return f"""() => {{
+  const img = document.querySelector('{selector}');
   if (!img || !img.complete || img.naturalWidth === 0) return null;
   let h = 5381; for (let i = 0; i < img.src.length; i++)
       h = ((h * 33) ^ img.src.charCodeAt(i)) >>> 0;
   return h.toString(16) + ':' + img.src.length;
 }}"""
+
+
+def press_slider(page, handle_selector: str) -> None:
+    """Move a noUiSlider (ipywidgets' IntSlider/SelectionSlider) one step with the keyboard,
+    left when it is at its maximum, and wait until the slider's value has changed."""
+    handle = page.locator(handle_selector)
+    handle.scroll_into_view_if_needed()
+    value = float(handle.get_attribute("aria-valuenow"))
+    top = float(handle.get_attribute("aria-valuemax"))
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if value >= top else "ArrowRight")
+    page.wait_for_function(f"() => Number(document.querySelector('{handle_selector}')"
+                           f".getAttribute('aria-valuenow')) !== {value}", timeout=10_000)
+
+
+def assert_widget_redraws(page, act, image_selector: str, box_selector: str, shot: str) -> None:
+    """`act()` on a widget must replace its picture (compared by hash inside the page), with
+    no red output; the widget's box is screenshot afterwards."""
+    page.locator(box_selector).scroll_into_view_if_needed()
+    page.wait_for_function(image_hash_js(image_selector), timeout=30_000)
+    before = page.evaluate(image_hash_js(image_selector))
+    act()
+    page.wait_for_function(f"() => {{ const h = ({image_hash_js(image_selector)})(); "
+                           f"return h !== null && h !== '{before}'; }}", timeout=60_000)
+    page.locator(box_selector).screenshot(path=str(ARTIFACTS / shot))
+    assert page.evaluate(RED_TEXTS) == [], "using the widget produced red output"
 
 
 def wait_for_kernel(lab_server, notebook: str, timeout: float = 120.0) -> None:
@@ -151,22 +182,37 @@ def test_notebook_06_runs_clean_and_image_browser_responds(browser_page, lab_ser
     # static browser figure, the widget's picture, a translated photo, the SavedModel check
     assert_clean_run(browser_page, notebook, min_images=4)
 
-    page = browser_page
-    handle = page.locator(BROWSER_HANDLE)
-    handle.scroll_into_view_if_needed()
-    page.wait_for_function(BROWSER_IMAGE_HASH, timeout=30_000)
-    before = page.evaluate(BROWSER_IMAGE_HASH)
-    value = float(handle.get_attribute("aria-valuenow"))
-    top = float(handle.get_attribute("aria-valuemax"))
-    handle.focus()
-    page.keyboard.press("ArrowLeft" if value >= top else "ArrowRight")
-    page.wait_for_function(f"() => Number(document.querySelector('{BROWSER_HANDLE}')"
-                           f".getAttribute('aria-valuenow')) !== {value}", timeout=10_000)
-    page.wait_for_function(f"() => {{ const h = ({BROWSER_IMAGE_HASH})(); "
-                           f"return h !== null && h !== '{before}'; }}", timeout=60_000)
-    page.locator(".p2p-image-browser-box").screenshot(
-        path=str(ARTIFACTS / "06_image_browser_moved.png"))
-    assert page.evaluate(RED_TEXTS) == [], "moving the slider produced red output"
+    assert_widget_redraws(
+        browser_page, lambda: press_slider(browser_page, BROWSER_HANDLE), BROWSER_IMAGE,
+        ".p2p-image-browser-box", "06_image_browser_moved.png")
+
+
+def test_notebook_04_lambda_slider_redraws(browser_page, lab_server):
+    notebook = "04_combined_loss.ipynb"
+    open_and_run_all(browser_page, lab_server, notebook)
+    assert_clean_run(browser_page, notebook, min_images=3)
+    assert_widget_redraws(
+        browser_page, lambda: press_slider(browser_page, LAMBDA_HANDLE), ".p2p-lambda-output img",
+        ".p2p-lambda-explorer", "04_lambda_slider_moved.png")
+
+
+def test_notebook_03_patch_chooser_redraws(browser_page, lab_server):
+    notebook = "03_patchgan_discriminator.ipynb"
+    open_and_run_all(browser_page, lab_server, notebook)
+    assert_clean_run(browser_page, notebook, min_images=3)
+    assert_widget_redraws(
+        browser_page, lambda: browser_page.locator(PATCH_BUTTON).first.click(),
+        "img.p2p-patch-chooser-figure", ".p2p-patch-chooser-box", "03_patch_chooser_clicked.png")
+
+
+@pytest.mark.parametrize("notebook", [
+    "00_welcome_and_setup.ipynb", "02_encoder_decoder_blocks.ipynb",
+    "05_training_on_gpu.ipynb", "07_experiments.ipynb",
+])
+def test_other_notebooks_run_clean(browser_page, lab_server, notebook):
+    """The rest of the course: no red box and real figures for a learner there either."""
+    open_and_run_all(browser_page, lab_server, notebook)
+    assert_clean_run(browser_page, notebook, min_images=1)
 
 
 def test_red_output_is_detected(browser_page, lab_server):
