@@ -22,12 +22,6 @@ from __future__ import annotations
 from pix2pix_lib._tf import keras, tf
 
 
-def _handle(variable):
-    """The resource handle of a Keras or TensorFlow variable (the local copy inside a
-    distribution strategy's update)."""
-    return variable.handle
-
-
 @keras.saving.register_keras_serializable(package="pix2pix")
 class FusedAdam(keras.optimizers.Adam):
     """`keras.optimizers.Adam` whose per-variable update is one fused TensorFlow kernel."""
@@ -42,9 +36,9 @@ class FusedAdam(keras.optimizers.Adam):
         beta_2 = tf.cast(self.beta_2, dtype)
         index = self._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
-            var=_handle(variable),
-            m=_handle(self._momentums[index]),
-            v=_handle(self._velocities[index]),
+            var=variable.handle,
+            m=self._momentums[index].handle,
+            v=self._velocities[index].handle,
             beta1_power=tf.pow(beta_1, step),
             beta2_power=tf.pow(beta_2, step),
             lr=tf.cast(learning_rate, dtype),
