@@ -73,23 +73,21 @@ def test_auto_on_a_gpu_downloads_maps(tmp_path, monkeypatch, generated):
     assert generated == []
 
 
-def test_maps_offline_falls_back_to_synthetic_with_a_reason(tmp_path, monkeypatch, generated):
-    monkeypatch.setattr(datasets, "download", no_network)
-    settings = course.choose_run_settings("smoke", "maps", tmp_path, gpus=(), network=False,
+def _download_breaks(name, root):
+    raise datasets.DownloadError("connection broke")
+
+
+@pytest.mark.parametrize("download, network, reason", [
+    (no_network, False, "cannot be reached"),  # offline: no download is tried
+    (_download_breaks, True, "connection broke"),  # online, but the download fails
+], ids=["offline", "download-error"])
+def test_maps_unavailable_falls_back_to_synthetic_with_a_reason(
+        tmp_path, monkeypatch, generated, download, network, reason):
+    monkeypatch.setattr(datasets, "download", download)
+    settings = course.choose_run_settings("smoke", "maps", tmp_path, gpus=(), network=network,
                                           verbose=False)
     assert settings.dataset == "synthetic"
-    assert any("cannot be reached" in note for note in settings.notes)
-
-
-def test_maps_download_error_falls_back(tmp_path, monkeypatch, generated):
-    def failing_download(name, root):
-        raise datasets.DownloadError("connection broke")
-
-    monkeypatch.setattr(datasets, "download", failing_download)
-    settings = course.choose_run_settings("smoke", "maps", tmp_path, gpus=(), network=True,
-                                          verbose=False)
-    assert settings.dataset == "synthetic"
-    assert any("connection broke" in note for note in settings.notes)
+    assert any(reason in note for note in settings.notes)
 
 
 def test_a_local_maps_copy_needs_no_network(tmp_path, monkeypatch, generated):

@@ -65,11 +65,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _request(url: str, token: str, method: str = "GET", timeout: float = 5.0) -> int:
+def _request(url: str, token: str, method: str = "GET", timeout: float = 5.0):
+    """(HTTP status, body bytes) of a token-authorised request to the server's API."""
     request = urllib.request.Request(url, method=method,
                                      headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.status
+        return response.status, response.read()
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,7 @@ class LabServer:
 
     def kernel_state(self, name: str) -> str | None:
         """The execution state of the kernel of notebooks/`name`'s session, None if none yet."""
-        request = urllib.request.Request(f"{self.url}/api/sessions",
-                                         headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            sessions = json.load(response)
+        sessions = json.loads(_request(f"{self.url}/api/sessions", self.token)[1])
         return next((session["kernel"]["execution_state"] for session in sessions
                      if session.get("path", "").endswith(name) and session.get("kernel")), None)
 
@@ -153,7 +151,7 @@ def lab_server(tmp_path_factory):
                 pytest.fail(f"JupyterLab exited with code {process.returncode}:\n"
                             f"{server.log_tail()}")
             try:
-                if _request(f"{server.url}/api/status", token, timeout=2) == 200:
+                if _request(f"{server.url}/api/status", token, timeout=2)[0] == 200:
                     break
             except (OSError, urllib.error.URLError):
                 pass

@@ -54,11 +54,14 @@ RUN_ALL_FINISHED = f"""() => {{
   return window.__p2pBusySeen && prompts.every(prompt => /^\\[\\d+\\]:$/.test(prompt));
 }}"""
 
-# Each image as (index of its cell, naturalWidth, a short hash of its src): comparing hashes
-# inside the page keeps kilobytes of base64 out of failure messages (E2E-NOTES, traps).
+# A short hash of an image's src: comparing hashes inside the page keeps kilobytes of base64
+# out of failure messages (E2E-NOTES, traps).
+HASH_JS = """const hash = text => { let h = 5381; for (let i = 0; i < text.length; i++)
+    h = ((h * 33) ^ text.charCodeAt(i)) >>> 0; return h.toString(16) + ':' + text.length; };"""
+
+# Each image as (index of its cell, naturalWidth, hash of its src).
 IMAGES = f"""() => {{
-  const hash = text => {{ let h = 5381; for (let i = 0; i < text.length; i++)
-      h = ((h * 33) ^ text.charCodeAt(i)) >>> 0; return h.toString(16) + ':' + text.length; }};
+  {HASH_JS}
   const cells = [...document.querySelectorAll('{PANEL} .jp-Cell')];
   return [...document.querySelectorAll('{PANEL} .jp-OutputArea-output img')].map(img => [
       cells.findIndex(cell => cell.contains(img)), img.naturalWidth, hash(img.src)]);
@@ -74,11 +77,10 @@ RED_TEXTS = f"""() => {{
 def image_hash_js(selector: str) -> str:
     """JS: a short hash of the src of the first loaded image matching `selector`, else null."""
     return f"""() => {{
+  {HASH_JS}
   const img = document.querySelector('{selector}');
   if (!img || !img.complete || img.naturalWidth === 0) return null;
-  let h = 5381; for (let i = 0; i < img.src.length; i++)
-      h = ((h * 33) ^ img.src.charCodeAt(i)) >>> 0;
-  return h.toString(16) + ':' + img.src.length;
+  return hash(img.src);
 }}"""
 
 
@@ -176,33 +178,29 @@ def test_notebook_01_runs_clean_with_figures(browser_page, lab_server):
     assert len({cell for cell, _, _ in images}) >= 5, f"figures from too few cells: {images}"
 
 
-def test_notebook_06_runs_clean_and_image_browser_responds(browser_page, lab_server):
-    notebook = "06_evaluation_and_inference.ipynb"
+WIDGET_CASES = {
+    # notebook: (its minimum figures, what a learner does, the picture that must change,
+    #            the widget's box for the screenshot, the screenshot's name)
+    "06_evaluation_and_inference.ipynb": (
+        4,  # static browser figure, the widget's picture, a translated photo, the SavedModel
+        lambda page: press_slider(page, BROWSER_HANDLE), BROWSER_IMAGE,
+        ".p2p-image-browser-box", "06_image_browser_moved.png"),
+    "04_combined_loss.ipynb": (
+        3, lambda page: press_slider(page, LAMBDA_HANDLE), ".p2p-lambda-output img",
+        ".p2p-lambda-explorer", "04_lambda_slider_moved.png"),
+    "03_patchgan_discriminator.ipynb": (
+        3, lambda page: page.locator(PATCH_BUTTON).first.click(),
+        "img.p2p-patch-chooser-figure", ".p2p-patch-chooser-box",
+        "03_patch_chooser_clicked.png"),
+}
+
+
+@pytest.mark.parametrize("notebook", list(WIDGET_CASES))
+def test_notebook_runs_clean_and_its_widget_redraws(browser_page, lab_server, notebook):
+    min_images, act, image, box, shot = WIDGET_CASES[notebook]
     open_and_run_all(browser_page, lab_server, notebook)
-    # static browser figure, the widget's picture, a translated photo, the SavedModel check
-    assert_clean_run(browser_page, notebook, min_images=4)
-
-    assert_widget_redraws(
-        browser_page, lambda: press_slider(browser_page, BROWSER_HANDLE), BROWSER_IMAGE,
-        ".p2p-image-browser-box", "06_image_browser_moved.png")
-
-
-def test_notebook_04_lambda_slider_redraws(browser_page, lab_server):
-    notebook = "04_combined_loss.ipynb"
-    open_and_run_all(browser_page, lab_server, notebook)
-    assert_clean_run(browser_page, notebook, min_images=3)
-    assert_widget_redraws(
-        browser_page, lambda: press_slider(browser_page, LAMBDA_HANDLE), ".p2p-lambda-output img",
-        ".p2p-lambda-explorer", "04_lambda_slider_moved.png")
-
-
-def test_notebook_03_patch_chooser_redraws(browser_page, lab_server):
-    notebook = "03_patchgan_discriminator.ipynb"
-    open_and_run_all(browser_page, lab_server, notebook)
-    assert_clean_run(browser_page, notebook, min_images=3)
-    assert_widget_redraws(
-        browser_page, lambda: browser_page.locator(PATCH_BUTTON).first.click(),
-        "img.p2p-patch-chooser-figure", ".p2p-patch-chooser-box", "03_patch_chooser_clicked.png")
+    assert_clean_run(browser_page, notebook, min_images=min_images)
+    assert_widget_redraws(browser_page, lambda: act(browser_page), image, box, shot)
 
 
 @pytest.mark.parametrize("notebook", [
