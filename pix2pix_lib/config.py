@@ -28,6 +28,7 @@ GAN_MODES = ("vanilla", "lsgan")
 RECEPTIVE_FIELDS = (1, 16, 70, 286)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "linear_decay")
+UPDATE_ORDERS = ("simultaneous", "alternating")
 
 
 @dataclass
@@ -68,6 +69,10 @@ class TrainConfig:
     epochs: float | None = None
     lr_schedule: str = "constant"
     lr_decay_fraction: float = 0.5  # linear_decay: the last half of training decays to zero
+    # "simultaneous": G and D both updated from one forward pass (the TF tutorial);
+    # "alternating": D's step, then G's step with D run again on the fake (the paper's section
+    # 3.3 and its reference code). See trainer.Pix2Pix and the README for why the default.
+    update_order: str = "simultaneous"
     # --- bookkeeping
     seed: int = 0
     log_every: int = 100  # history.csv row and TensorBoard scalars every N steps
@@ -91,6 +96,7 @@ class TrainConfig:
         _check_choice("receptive_field", self.receptive_field, RECEPTIVE_FIELDS)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_choice("update_order", self.update_order, UPDATE_ORDERS)
         if self.image_size < 32 or self.image_size > 512 or self.image_size & (self.image_size - 1):
             raise ValueError(
                 f"image_size={self.image_size}: the U-Net needs a power of two from 32 to 512 "

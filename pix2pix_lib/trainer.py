@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 
 from pix2pix_lib._tf import keras, tf
-from pix2pix_lib.config import TrainConfig
+from pix2pix_lib.config import UPDATE_ORDERS, TrainConfig
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
     encoder_decoder_generator,
@@ -59,17 +59,18 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 class Pix2Pix(keras.Model):
     """Conditional GAN of Isola et al. (2017): G(source) -> target, D judges (source, target).
 
-    Update order: **simultaneous**, from one forward pass (as the TF tutorial). G produces the
-    fake, D scores the real and the fake pair once, and both gradients come from that one pass:
-    D's from its halved BCE on real/fake, G's from BCE(D(fake), real) + lambda * L1. The PyTorch
-    reference instead updates D first and then runs D again on the fake for G's loss. We chose
-    the single pass because it costs one D forward pass less per step (this course is run on
-    CPUs, and every step counts) and because with Adam at 2e-4 the two orders train alike; the
-    reference's order is only a different evaluation point of D for G's gradient, not a different
-    objective.
+    Two update orders (`update_order`), both optimising the same objective:
 
-    Only G's variables receive G's gradients and only D's variables D's: the two tapes and the
-    two optimizers never share a variable, which avoids the classic Keras recipe's frozen-D trap
+    * "alternating", the paper's (section 3.3: "we alternate between one gradient descent step
+      on D, then one step on G") and its reference code's (`backward_D`, then `backward_G`):
+      G makes the fake; D takes its step on (real, fake); then D, already updated, judges the
+      fake again and G takes its step on that verdict plus lambda * L1.
+    * "simultaneous", the TF tutorial's: G makes the fake, D scores the real and the fake pair
+      once, and both gradients come from that one pass. It saves one D forward pass per step;
+      G's gradient comes from D before its update instead of after.
+
+    Only G's variables receive G's gradients and only D's variables D's: separate tapes and
+    optimizers never share a variable, which avoids the classic Keras recipe's frozen-D trap
     (see notebook 05 and tests/test_trainer.py).
     """
 
@@ -82,6 +83,7 @@ class Pix2Pix(keras.Model):
         gan_weight: float = 1.0,
         gan_mode: str = "vanilla",
         paper_inference: bool = True,
+        update_order: str = "simultaneous",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -91,6 +93,9 @@ class Pix2Pix(keras.Model):
         self.gan_weight = float(gan_weight)
         self.gan_mode = gan_mode
         self.paper_inference = bool(paper_inference)
+        if update_order not in UPDATE_ORDERS:
+            raise ValueError(f"update_order={update_order!r} is not one of {UPDATE_ORDERS}.")
+        self.update_order = update_order
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
         # Steps taken, kept in a variable so checkpoints carry it; it also drives the data
         # position on resume. (Optimizer.iterations is not enough: a loss-scaled fp16 optimizer
@@ -137,14 +142,19 @@ class Pix2Pix(keras.Model):
 
     # -- the pix2pix objective -------------------------------------------------------------------
     def pix2pix_losses(self, source, target, generated, training):
+        """Both networks' losses from one pass of D over the real and the generated pair."""
         real_logits = self.discriminator([source, target], training=training)
         fake_logits = self.discriminator([source, generated], training=training)
         d_loss = discriminator_loss(real_logits, fake_logits, gan_mode=self.gan_mode)
+        return {"d_loss": d_loss, **self.generator_losses(fake_logits, generated, target)}
+
+    def generator_losses(self, fake_logits, generated, target):
+        """G's adversarial and L1 terms, and its total: gan_weight x gan + l1_weight x l1."""
         g = generator_loss(
             fake_logits, generated, target, l1_weight=self.l1_weight, gan_mode=self.gan_mode
         )
         g_total = self.gan_weight * g.gan + self.l1_weight * g.l1
-        return {"d_loss": d_loss, "g_gan": g.gan, "g_l1": g.l1, "g_total": g_total}
+        return {"g_gan": g.gan, "g_l1": g.l1, "g_total": g_total}
 
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
@@ -158,6 +168,15 @@ class Pix2Pix(keras.Model):
 
     def train_step(self, data):
         source, target = data
+        if self.update_order == "alternating":
+            values = self._alternating_step(source, target)
+        else:
+            values = self._simultaneous_step(source, target)
+        self.step_counter.assign_add(1)
+        return self._update_trackers(values)
+
+    def _simultaneous_step(self, source, target):
+        """One forward pass; G's and D's gradients both come from it."""
         # Keras sums gradients over replicas, so each replica's mean loss is divided by their
         # number: the update then equals a single device's on the whole batch.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -166,12 +185,27 @@ class Pix2Pix(keras.Model):
             values = self.pix2pix_losses(source, target, generated, training=True)
             g_loss = _scaled(self.g_optimizer, values["g_total"] / replicas)
             d_loss = _scaled(self.d_optimizer, values["d_loss"] / replicas)
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
-        self.step_counter.assign_add(1)
-        return self._update_trackers(values)
+        _apply(self.g_optimizer, g_tape, g_loss, self.generator)
+        _apply(self.d_optimizer, d_tape, d_loss, self.discriminator)
+        return values
+
+    def _alternating_step(self, source, target):
+        """D's step on (real, fake), then G's step judged by the updated D (the paper's order)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as g_tape:
+            generated = self.generator(source, training=True)
+            with g_tape.stop_recording():  # D's step is no part of G's gradient
+                with tf.GradientTape() as d_tape:
+                    real_logits = self.discriminator([source, target], training=True)
+                    fake_logits = self.discriminator([source, generated], training=True)
+                    d_loss = discriminator_loss(real_logits, fake_logits, gan_mode=self.gan_mode)
+                    scaled = _scaled(self.d_optimizer, d_loss / replicas)
+                _apply(self.d_optimizer, d_tape, scaled, self.discriminator)
+            fake_logits = self.discriminator([source, generated], training=True)
+            values = {"d_loss": d_loss, **self.generator_losses(fake_logits, generated, target)}
+            g_loss = _scaled(self.g_optimizer, values["g_total"] / replicas)
+        _apply(self.g_optimizer, g_tape, g_loss, self.generator)
+        return values
 
     def test_step(self, data):
         """The same losses on held-out pairs; G runs in the course's inference mode, no update."""
@@ -200,6 +234,12 @@ def rng_variables(model: keras.Model) -> list:
     """The random-number states a model carries (dropout seeds): variables that are not weights."""
     weight_ids = {id(w) for w in model.weights}
     return [v for v in model.variables if id(v) not in weight_ids]
+
+
+def _apply(optimizer, tape, loss, network: keras.Model) -> None:
+    """One optimizer step on `network`'s trainable variables from `tape`'s gradient of `loss`."""
+    variables = network.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
 
 
 def _scaled(optimizer, loss):
@@ -295,6 +335,7 @@ def build_pix2pix(
             l1_weight=config.l1_weight,
             gan_weight=config.gan_weight,
             gan_mode=config.gan_mode,
+            update_order=config.update_order,
         )
     model.compile(
         g_optimizer=build_optimizer(config.g_learning_rate, config, total_steps, precision),

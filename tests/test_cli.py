@@ -55,17 +55,18 @@ def test_set_rejects_unknown_fields_and_bad_values(tiny_maps, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("direction", ["AtoB", "BtoA"])
-def test_train_20_then_resume_to_30(tiny_maps, tmp_path, direction):
+@pytest.mark.parametrize("direction, order", [("AtoB", "simultaneous"), ("BtoA", "alternating")])
+def test_train_20_then_resume_to_30(tiny_maps, tmp_path, direction, order):
     run = tmp_path / f"run-{direction}"
     base = ["train", "--data", str(tiny_maps), "--profile", "smoke", "--direction", direction,
-            "--out", str(run), "--quiet"]
+            "--out", str(run), "--quiet", "--set", f"update_order={order}"]
     assert main([*base, "--steps", "20"]) == 0
     assert history_steps(run)[-1] == 20
     assert main([*base, "--steps", "30"]) == 1  # exists: refused without --resume
     assert main([*base, "--steps", "30", "--resume"]) == 0
     assert history_steps(run)[-1] == 30
     assert (run / "generator.keras").exists() and (run / "config.json").exists()
+    assert json.loads((run / "config.json").read_text())["update_order"] == order
 
 
 def test_python_dash_m_is_the_same_program():

@@ -15,6 +15,7 @@ import pytest
 from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import profile
 from pix2pix_lib.data import load_pairs_numpy, resolve_dataset
+from pix2pix_lib.losses import generator_loss
 from pix2pix_lib.runs import (
     RunError,
     RunFolder,
@@ -23,7 +24,7 @@ from pix2pix_lib.runs import (
     tensorboard_available,
     train,
 )
-from pix2pix_lib.trainer import LinearDecay, Pix2Pix, build_pix2pix
+from pix2pix_lib.trainer import LinearDecay, Pix2Pix, build_pix2pix, rng_variables
 
 
 def smoke(**overrides):
@@ -45,10 +46,14 @@ def changed(before, variables):
     return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables, strict=True)]
 
 
+ORDERS = ["simultaneous", "alternating"]
+
+
 # --- the step --------------------------------------------------------------------------------
-def test_one_step_gives_finite_losses_and_updates_every_weight_of_both_networks():
+@pytest.mark.parametrize("order", ORDERS)
+def test_one_step_gives_finite_losses_and_updates_every_weight_of_both_networks(order):
     keras.utils.set_random_seed(0)
-    model = build_pix2pix(smoke(), total_steps=10)
+    model = build_pix2pix(smoke(update_order=order), total_steps=10)
     g_before = snapshot(model.generator.trainable_variables)
     d_before = snapshot(model.discriminator.trainable_variables)
     logs = model.train_step(random_batch())
@@ -59,13 +64,15 @@ def test_one_step_gives_finite_losses_and_updates_every_weight_of_both_networks(
     assert int(model.step_counter.numpy()) == 1
 
 
+@pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("frozen", ["generator", "discriminator"])
-def test_each_update_touches_only_its_own_network(frozen):
+def test_each_update_touches_only_its_own_network(frozen, order):
     """With one optimizer's learning rate at 0, that network must not move at all, and the other
     must still learn every weight: G's update reaches only G, D's only D. (The classic Keras
     port gets this wrong: its D silently stops learning.)"""
     keras.utils.set_random_seed(0)
-    config = smoke(**{("g_learning_rate" if frozen == "generator" else "d_learning_rate"): 0.0})
+    config = smoke(update_order=order,
+                   **{("g_learning_rate" if frozen == "generator" else "d_learning_rate"): 0.0})
     model = build_pix2pix(config, total_steps=10)
     nets = {"generator": model.generator, "discriminator": model.discriminator}
     before = {name: snapshot(net.trainable_variables) for name, net in nets.items()}
@@ -74,6 +81,37 @@ def test_each_update_touches_only_its_own_network(frozen):
     for name, net in nets.items():
         moved = changed(before[name], net.trainable_variables)
         assert (not any(moved)) if name == frozen else all(moved), name
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_g_is_judged_by_d_before_or_after_its_update(order):
+    """Simultaneous: G's adversarial loss is D's verdict before D's step. Alternating (the
+    paper's order): D steps first, and G's loss is the updated D's verdict on the same fake."""
+    keras.utils.set_random_seed(0)
+    model = build_pix2pix(smoke(update_order=order, d_learning_rate=1e-2), total_steps=10)
+    source, target = random_batch()
+    g_before = model.generator.get_weights()
+    rng = rng_variables(model.generator)
+    rng_state = [v.numpy() for v in rng]
+
+    def restore_g():  # G's weights and dropout masks as at the start of the step
+        model.generator.set_weights(g_before)
+        for variable, value in zip(rng, rng_state, strict=True):
+            variable.assign(value)
+
+    def verdict_on_the_step_fake():
+        restore_g()
+        fake = model.generator(source, training=True)
+        logits = model.discriminator([source, fake], training=True)
+        return float(generator_loss(logits, fake, target).gan)
+
+    d_before = verdict_on_the_step_fake()
+    restore_g()
+    g_gan = float(model.train_step((source, target))["g_gan"])
+    d_after = verdict_on_the_step_fake()
+    expected, other = (d_before, d_after) if order == "simultaneous" else (d_after, d_before)
+    assert g_gan == pytest.approx(expected, rel=1e-4)
+    assert g_gan != pytest.approx(other, rel=1e-3)
 
 
 def test_fp16_step_uses_loss_scaling_and_stays_finite():
@@ -136,11 +174,12 @@ def all_variables(model: Pix2Pix):
 
 
 @pytest.mark.slow
-def test_resume_continues_exactly(tiny_maps, tmp_path):
+@pytest.mark.parametrize("order", ORDERS)
+def test_resume_continues_exactly(tiny_maps, tmp_path, order):
     """N steps straight == N/2, stop, resume, N/2 more: every variable equal (dropout RNG,
-    optimizer moments and data position included)."""
+    optimizer moments and data position included), in both update orders."""
     tf.config.experimental.enable_op_determinism()
-    config = smoke(steps=8, checkpoint_every=4, log_every=4, sample_every=4)
+    config = smoke(steps=8, checkpoint_every=4, log_every=4, sample_every=4, update_order=order)
     straight = train(config, tiny_maps, tmp_path / "straight", verbose=0)
     train(config.replace(steps=4), tiny_maps, tmp_path / "split", verbose=0)
     resumed = train(config, tiny_maps, tmp_path / "split", resume=True, verbose=0)
