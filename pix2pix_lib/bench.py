@@ -3,7 +3,8 @@
 Speeds differ by CPU (an AVX-512 Xeon and an EPYC with avx512_bf16 differ ~1.5x in fp32
 matmul peak), so every number that matters is a ratio measured side by side in one process:
 
-* ours      `Pix2Pix.train_step` as `model.fit` runs it (the course's trainer);
+* ours      `Pix2Pix.train_step` as `model.fit` runs it (the course's trainer), in its default
+            simultaneous update order and in the paper's alternating one (one more D pass);
 * textbook  the TF 2 tutorial's loop: a plain `@tf.function` step, two GradientTapes, two
             `apply_gradients` (same architecture, same maths);
 * classic   the Keras-2-era recipe (`pix2pix_lib.classic`, the variant where D really trains):
@@ -90,14 +91,17 @@ def step_flops(generator: keras.Model, discriminator: keras.Model, batch_size: i
     A backward pass costs about twice its forward (gradients for weights and for inputs).
     Two-tape step (ours = textbook): G fwd+bwd (3G); D on real and fake (2D); D's tape
     back through both calls (4D); G's tape back through D(fake) to the image, input
-    gradients only (1D): 3G + 7D. Classic: predict (G), two D train_on_batch (2 x 3D),
-    combined: G fwd+bwd (3G) and D fwd + input gradients (2D): 4G + 8D.
+    gradients only (1D): 3G + 7D. Alternating (the paper's order): D's step on real and
+    fake (2D + 4D), then D again on the fake for G (1D) and back through it (1D): 3G + 8D.
+    Classic: predict (G), two D train_on_batch (2 x 3D), combined: G fwd+bwd (3G) and D fwd +
+    input gradients (2D): 4G + 8D.
     """
     g, d = forward_flops(generator), forward_flops(discriminator)
     return {
         "generator_forward": g * batch_size,
         "discriminator_forward": d * batch_size,
         "two_tape_step": (3 * g + 7 * d) * batch_size,
+        "alternating_step": (3 * g + 8 * d) * batch_size,
         "classic_step": (4 * g + 8 * d) * batch_size,
     }
 
@@ -361,8 +365,8 @@ def run_bench(image_size: int = 256, batch_size: int = 1, steps: int = 5, window
     """Every row of the benchmark, measured in this process; returns a JSON-able dict."""
     base = profile("paper", image_size=image_size, batch_size=batch_size, precision="fp32",
                    jit_compile=False)
-    wanted = set(rows or ("ours", "train", "textbook", "classic", "bf16", "batch", "data",
-                          "breakdown"))
+    wanted = set(rows or ("ours", "alternating", "train", "textbook", "classic", "bf16", "batch",
+                          "data", "breakdown"))
     keras.utils.set_random_seed(0)
     probe = build_pix2pix(base, 10)
     flops = step_flops(probe.generator, probe.discriminator, batch_size)
@@ -378,6 +382,11 @@ def run_bench(image_size: int = 256, batch_size: int = 1, steps: int = 5, window
     if "ours" in wanted:
         results.append(_measured("ours (fit)", "fp32", batch_size, two_tape,
                                  lambda: time_ours(base, steps, windows)))
+    alternating = base.replace(update_order="alternating")
+    if "alternating" in wanted:
+        results.append(_measured("ours, alternating", "fp32", batch_size,
+                                 flops["alternating_step"],
+                                 lambda: time_ours(alternating, steps, windows)))
     train_details = {}
     if "train" in wanted:
         def timed_train():
@@ -397,6 +406,10 @@ def run_bench(image_size: int = 256, batch_size: int = 1, steps: int = 5, window
         results.append(_measured("ours (fit)", "bf16", batch_size, two_tape,
                                  lambda: time_ours(base.replace(precision="bf16"), steps,
                                                    windows)))
+        if "alternating" in wanted:
+            results.append(_measured(
+                "ours, alternating", "bf16", batch_size, flops["alternating_step"],
+                lambda: time_ours(alternating.replace(precision="bf16"), steps, windows)))
     if "batch" in wanted and large_batch != batch_size:
         results.append(_measured("ours (fit)", "fp32", large_batch,
                                  two_tape / batch_size * large_batch,
@@ -438,6 +451,9 @@ def _summary(image_size, batch_size, peaks, flops, measured_flops, rows, data_ra
             ratios[f"{name}_vs_classic"] = classic.ms_per_step / row.ms_per_step
         if row and textbook:
             ratios[f"{name}_vs_textbook"] = textbook.ms_per_step / row.ms_per_step
+    alternating = by_name.get(("ours, alternating", "fp32", batch_size))
+    if ours and alternating:
+        ratios["alternating_vs_simultaneous_ms"] = alternating.ms_per_step / ours.ms_per_step
     large = [r for r in rows if r.loop == "ours (fit)" and r.batch_size != batch_size]
     if ours and large:
         ratios["batch_images_per_s_vs_batch1"] = large[0].images_per_s / ours.images_per_s

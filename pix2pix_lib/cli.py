@@ -146,6 +146,7 @@ def _cmd_evaluate(args) -> int:
         line = {key: _json_number(model[key]) for key in ("l1", "psnr", "ssim")}
         line["n"] = int(model["n"])
         line["map_accuracy"] = _json_number(model["map_accuracy"])
+        line["realism"] = _json_number(model["realism"])
         line["baselines"] = {
             name: {k: _json_number(v) for k, v in values.items() if k != "n"}
             for name, values in results.items() if name != "model"

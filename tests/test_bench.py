@@ -34,6 +34,8 @@ def test_step_flops_scale_with_the_batch():
     one, four = step_flops(g, d, 1), step_flops(g, d, 4)
     assert four["two_tape_step"] == 4 * one["two_tape_step"]
     assert one["classic_step"] > one["two_tape_step"] > 3 * one["generator_forward"]
+    extra_d_pass = one["alternating_step"] - one["two_tape_step"]
+    assert extra_d_pass == one["discriminator_forward"]
 
 
 def test_median_drops_only_the_warm_up_window():
@@ -57,9 +59,10 @@ def test_a_tiny_bench_fills_every_row(capsys):
     result = run_bench(image_size=32, steps=2, windows=2, large_batch=2)
     loops = {(row["loop"], row["precision"], row["batch_size"]) for row in result["rows"]}
     assert ("ours (fit)", "fp32", 1) in loops and ("classic train_on_batch", "fp32", 1) in loops
-    assert ("ours (fit)", "fp32", 2) in loops
+    assert ("ours (fit)", "fp32", 2) in loops and ("ours, alternating", "fp32", 1) in loops
     assert all(row["ms_per_step"] > 0 for row in result["rows"])
-    assert {"ours_vs_classic", "ours_vs_textbook", "train_vs_classic"} <= set(result["ratios"])
+    assert {"ours_vs_classic", "ours_vs_textbook", "train_vs_classic",
+            "alternating_vs_simultaneous_ms"} <= set(result["ratios"])
     assert result["matmul_gflops"]["fp32"] > 0 and result["data_images_per_s"] > 0
     assert "matmul peak" in format_report(result)
 

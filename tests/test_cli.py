@@ -91,6 +91,8 @@ def test_evaluate_json_last_line(trained_run, tiny_maps, capsys):
     result = json.loads(out[-1])
     assert {"l1", "psnr", "ssim", "n"} <= set(result) and result["n"] == 4
     assert set(result["baselines"]) == {"identity", "mean_target"}
+    assert result["realism"] >= 0
+    assert all(values["realism"] > 0 for values in result["baselines"].values())
     assert any("identity" in line for line in out[:-1])  # the table is printed above the JSON
 
 

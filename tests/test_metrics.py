@@ -19,8 +19,10 @@ from pix2pix_lib.metrics import (
     evaluate_with_baselines,
     format_report,
     image_metrics,
+    log_power_spectra,
     map_accuracy_per_image,
     psnr_per_image,
+    spectral_distance,
 )
 from pix2pix_lib.models import unet_generator
 
@@ -150,14 +152,72 @@ def test_evaluate_with_baselines_rows():
 
 
 def test_format_report_is_an_aligned_table():
-    row = {"l1": 0.1234, "psnr": float("inf"), "ssim": 0.5, "map_accuracy": 0.75, "n": 7}
+    row = {"l1": 0.1234, "psnr": float("inf"), "ssim": 0.5, "map_accuracy": 0.75,
+           "realism": 0.25, "n": 7}
     text = format_report({"model": row, "identity": row, "mean_target": row, "l1_only": row})
     lines = text.splitlines()
     assert [line.split()[0] for line in lines[1:5]] == ["model", "identity", "mean", "L1-only"]
     assert len({len(line) for line in lines[:5]}) == 1  # header and rows equally wide
     assert "L1 (lower is better)" in lines[0] and "map acc." in lines[0]
+    assert "realism" in lines[0] and "0.250" in lines[1]
     assert f"{MAP_TOLERANCE}/255" in lines[-2] and "n = 7" in lines[-2]
     assert "inf" in lines[1]
+
+
+# --- realism: a set-level distance between power spectra, on real (synthetic) maps ----------
+
+
+@pytest.fixture(scope="module")
+def real_maps():
+    """Two disjoint sets of 24 synthetic 64 px web maps, the targets the course trains on."""
+    from pix2pix_lib.datasets import render_synthetic_pair
+
+    maps = [render_synthetic_pair(size=64, seed=seed)[1] for seed in range(48)]
+    return to_float(np.stack(maps[:24])), to_float(np.stack(maps[24:]))
+
+
+def _gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    radius = int(3 * sigma + 1)
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+    taps /= taps.sum()
+    padded = np.pad(images, [(0, 0), (radius, radius), (radius, radius), (0, 0)], mode="reflect")
+    rows = sum(w * padded[:, i:i + images.shape[1]] for i, w in enumerate(taps))
+    return sum(w * rows[:, :, i:i + images.shape[2]] for i, w in enumerate(taps))
+
+
+def test_real_maps_score_about_zero_against_real_maps(real_maps):
+    first, second = real_maps
+    spectra = log_power_spectra(second)
+    assert spectra.shape == (24, 32, 3)
+    assert spectral_distance(spectra, spectra) == 0.0
+    assert spectral_distance(log_power_spectra(first), spectra) < 0.15
+
+
+def test_blur_scores_worse_the_wider_it_is(real_maps):
+    first, second = real_maps
+    real = log_power_spectra(second)
+    scores = [spectral_distance(log_power_spectra(_gaussian_blur(first, sigma)), real)
+              for sigma in (0.5, 1.0, 2.0, 4.0)]
+    assert spectral_distance(log_power_spectra(first), real) < scores[0]
+    assert scores == sorted(scores) and len(set(scores)) == 4, scores
+
+
+def test_the_mean_target_and_speckle_score_worse_than_real_maps(real_maps):
+    first, second = real_maps
+    real = log_power_spectra(second)
+    honest = spectral_distance(log_power_spectra(first), real)
+    average = np.broadcast_to(first.mean(axis=0, keepdims=True), first.shape)
+    speckled = np.clip(first + np.random.default_rng(0).normal(0, 0.1, first.shape), -1, 1)
+    assert spectral_distance(log_power_spectra(average), real) > 3 * honest
+    assert spectral_distance(log_power_spectra(speckled), real) > 1.5 * honest
+
+
+def test_evaluate_reports_realism_for_the_model_and_each_baseline(real_maps):
+    first, second = real_maps
+    results = evaluate_with_baselines(lambda source: source, _dataset(second, second, 8))
+    assert results["model"]["realism"] == pytest.approx(0.0, abs=1e-9)
+    assert results["mean_target"]["realism"] > 0.5
+    assert all("realism" in values for values in results.values())
 
 
 # --- evaluate_run: a run folder scored on a dataset root -------------------------------------
