@@ -55,6 +55,8 @@ class TrainConfig:
     norm: str = "batch"
     dropout: float = 0.5
     receptive_field: int = 70
+    # False: D sees only the output, not the source (the paper's unconditional "GAN" rows)
+    conditional: bool = True
     # --- objective
     gan_mode: str = "vanilla"
     l1_weight: float = 100.0

@@ -1,6 +1,7 @@
 """The paper's ablations at classroom scale: train several variants, score them side by side.
 
-Isola et al. compare objectives (section 4.2, table 1: L1 vs cGAN vs L1+cGAN), generators
+Isola et al. compare objectives (section 4.2, table 1: L1, GAN, cGAN, L1+GAN, L1+cGAN, where
+"GAN" is an unconditional D that sees only the output), generators
 (section 4.3, figure 5: U-Net vs encoder-decoder) and discriminator patch sizes (section 4.4,
 table 3, figure 6: 1x1 PixelGAN, 16x16, 70x70, 286x286 ImageGAN). Each variant here is a handful
 of `TrainConfig` overrides on one base config, trained by `pix2pix_lib.runs.train` into its own
@@ -29,7 +30,7 @@ import numpy as np
 
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.inference import load_run
-from pix2pix_lib.metrics import METRIC_NAMES, evaluate_run
+from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run
 from pix2pix_lib.models import generate
 from pix2pix_lib.runs import RunFolder, train
 
@@ -49,6 +50,8 @@ PAPER_ABLATIONS: dict[str, dict] = {
     "L1+cGAN (paper)": {},
     "L1 only": {"gan_weight": 0.0},
     "cGAN only": {"l1_weight": 0.0},
+    "L1+GAN (unconditional)": {"conditional": False},
+    "GAN only (unconditional)": {"l1_weight": 0.0, "conditional": False},
     "PixelGAN 1x1": {"receptive_field": 1},
     "PatchGAN 16x16": {"receptive_field": 16},
     "ImageGAN 286x286": {"receptive_field": 286},
@@ -87,7 +90,7 @@ class VariantResult:
     final_step: int  # where the run stands now
     steps_trained: int  # by this call (0 when the run was already complete)
     seconds: float  # training time of this call
-    metrics: dict[str, float]  # the model's l1, psnr, ssim, map_accuracy, n
+    metrics: dict[str, float]  # the model's l1, psnr, ssim, map_accuracy, realism, n
     baselines: dict[str, dict]  # identity, mean_target on the same pairs
     final_losses: dict[str, float]  # the last history.csv row (training losses)
 
@@ -161,21 +164,24 @@ def _cell(value: float, digits: int) -> str:
 
 
 def format_results(results: list[VariantResult], baselines: bool = True) -> str:
-    """A table: one row per variant (and the two baselines), L1 / PSNR / SSIM / map accuracy."""
+    """A table: one row per variant (and the two baselines), L1 / PSNR / SSIM / map accuracy /
+    realism (`pix2pix_lib.metrics`: the spectral distance to real targets, lower is better)."""
     if not results:
         raise ValueError("no results to format")
-    digits = {"l1": 4, "psnr": 2, "ssim": 3, "map_accuracy": 3}
-    header = ("variant", "L1 (lower better)", "PSNR dB", "SSIM", "map acc.", "steps")
+    digits = {"l1": 4, "psnr": 2, "ssim": 3, "map_accuracy": 3, "realism": 3}
+    header = ("variant", "L1 (lower better)", "PSNR dB", "SSIM", "map acc.", "realism (lower)",
+              "steps")
+    columns = (*METRIC_NAMES, *SET_METRIC_NAMES)
     rows = [header]
     for result in results:
-        rows.append((result.name, *(_cell(result.metrics[m], digits[m]) for m in METRIC_NAMES),
+        rows.append((result.name, *(_cell(result.metrics[m], digits[m]) for m in columns),
                      str(result.final_step)))
     if baselines:
         for key, label in (("identity", "(output = input)"),
                            ("mean_target", "(mean target image)")):
             values = results[0].baselines.get(key)
             if values is not None:
-                rows.append((label, *(_cell(values[m], digits[m]) for m in METRIC_NAMES), "-"))
+                rows.append((label, *(_cell(values[m], digits[m]) for m in columns), "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in
                                                     zip(row[1:], widths[1:], strict=True)])

@@ -420,6 +420,7 @@ def patchgan_discriminator(
     base_filters: int = 64,
     norm: str = "batch",
     *,
+    conditional: bool = True,
     synchronized_batchnorm: bool = False,
 ) -> keras.Model:
     """The conditional PatchGAN (paper 3.2.2, appendix 6.1.2), called as D([source, target]).
@@ -435,6 +436,11 @@ def patchgan_discriminator(
     parameters). Its 64 offsets matter little before a LeakyReLU, and TF 2.21's graph optimiser
     logs a spurious "remapper failed" error when it compiles a training step through a biased
     Conv2D + LeakyReLU. With norm="none" every convolution has a bias.
+
+    conditional=False gives the paper's unconditional D (the "GAN" rows of table 1): it is
+    still called as D([source, target]), so the training step is the same, but it ignores the
+    source and judges the target alone, so it can only ask "is this a real-looking map?", not
+    "is this the map of this photo?".
     """
     if not _is_int(receptive_field) or receptive_field not in _PATCHGAN_LAYOUTS:
         raise ValueError(
@@ -460,7 +466,7 @@ def patchgan_discriminator(
     source = keras.Input(shape=(image_size, image_size, in_channels), name="source")
     target = keras.Input(shape=(image_size, image_size, out_channels), name="target")
     # Conditional GAN: D judges the pair, so it sees the source next to the target (eq. 1).
-    x = keras.layers.Concatenate(name="source_target")([source, target])
+    x = keras.layers.Concatenate(name="source_target")([source, target]) if conditional else target
     for i, (multiplier, kernel, stride, normalised) in enumerate(layout):
         x = downsample(
             base_filters * multiplier,
@@ -483,7 +489,7 @@ def patchgan_discriminator(
         dtype="float32",  # logits in float32 under mixed precision
         name="logits",
     )(x)
-    name = f"patchgan_{receptive_field}x{receptive_field}"
+    name = f"patchgan_{receptive_field}x{receptive_field}{'' if conditional else '_unconditional'}"
     return keras.Model([source, target], logits, name=name)
 
 

@@ -290,6 +290,7 @@ def build_discriminator(config: TrainConfig, synchronized_batchnorm: bool = Fals
         out_channels=config.channels,
         base_filters=config.d_filters,
         norm=config.norm,
+        conditional=config.conditional,
     )
 
 

@@ -288,6 +288,20 @@ def test_patchgan_70_gives_a_30x30_logit_map_at_256():
     assert rows["logits"]["receptive_field"] == 70
 
 
+def test_the_unconditional_patchgan_judges_the_target_alone():
+    """The paper's "GAN" rows: the same D, called the same way, but blind to the source."""
+    conditional = models.patchgan_discriminator(70, 64, base_filters=8)
+    unconditional = models.patchgan_discriminator(70, 64, base_filters=8, conditional=False)
+    first_conv = 4 * 4 * 3 * 8  # the source's 3 channels into C8 (no bias on the first block)
+    assert models.count_params(conditional) - models.count_params(unconditional) == first_conv
+    rng = np.random.default_rng(0)
+    target = rng.uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
+    sources = rng.uniform(-1, 1, (2, 1, 64, 64, 3)).astype("float32")
+    verdicts = [unconditional([source, target], training=False).numpy() for source in sources]
+    np.testing.assert_array_equal(verdicts[0], verdicts[1])
+    assert models.receptive_field(unconditional) == 70
+
+
 @pytest.mark.parametrize(
     ("field", "image_size", "map_side"),
     [(1, 32, 32), (16, 32, 14), (70, 64, 6), (286, 128, 2)],
