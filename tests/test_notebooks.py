@@ -6,7 +6,8 @@ PIX2PIX_DATASET=synthetic); these checks are about what is committed:
 * valid nbformat 4, no outputs, no execution counts, no saved widget state;
 * a markdown title cell first;
 * exactly one code cell tagged `parameters`, which reads PIX2PIX_PROFILE from the environment;
-* a "Try it" section at the end;
+* it ends with "Try it", "Summary" (3-6 bullets) and "Check yourself" (3-5 questions, each
+  answer folded in a <details> block), in that order;
 * no absolute paths and no sys.path hacks (the package is installed editable; data lives in
   ../data and runs in ../runs, relative to the notebook).
 """
@@ -69,14 +70,23 @@ class TestNotebook:
         source = tagged[0].source
         assert re.search(r"os\.environ\.get\(\s*[\"']PIX2PIX_PROFILE[\"']", source), source
 
-    def test_ends_with_try_it(self, path):
+    def test_ends_with_try_it_summary_and_check_yourself(self, path):
         cells = load(path).cells
-        headings = [i for i, cell in enumerate(cells) if cell.cell_type == "markdown"
-                    and re.search(r"^#+\s*Try it", cell.source, re.MULTILINE | re.IGNORECASE)]
-        assert headings, "no 'Try it' heading"
-        after = cells[headings[-1] + 1:]
-        assert all(cell.cell_type == "code" or not re.search(r"^#+\s", cell.source, re.M)
-                   for cell in after), "the 'Try it' section must be the last section"
+        sections = [(i, match.group(1).strip().lower()) for i, cell in enumerate(cells)
+                    if cell.cell_type == "markdown"
+                    for match in re.finditer(r"^#+\s+(.*)$", cell.source, re.MULTILINE)]
+        assert [title for _, title in sections[-3:]] == ["try it", "summary", "check yourself"], (
+            "the last three sections must be 'Try it', 'Summary', 'Check yourself'")
+        summary = next(cells[i].source for i, title in sections if title == "summary")
+        bullets = re.findall(r"^\s*[-*] ", summary, re.MULTILINE)
+        assert 3 <= len(bullets) <= 6, f"Summary has {len(bullets)} bullets, expected 3-6"
+        check = "\n".join(cell.source for cell in cells[sections[-1][0]:]
+                          if cell.cell_type == "markdown")
+        questions = re.findall(r"^\d+\.\s", check, re.MULTILINE)
+        answers = re.findall(r"<details>\s*<summary>Answer</summary>(.+?)</details>", check, re.S)
+        assert 3 <= len(questions) <= 5, f"Check yourself has {len(questions)} questions"
+        assert len(answers) == len(questions), "every question needs its folded answer"
+        assert all(answer.strip() for answer in answers), "an answer is empty"
 
     def test_no_absolute_paths_or_sys_path_hacks(self, path):
         for i, cell in enumerate(code_cells(load(path))):
