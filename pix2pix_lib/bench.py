@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig, profile
 from pix2pix_lib.hardware import cpu_has_fast_bf16
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import _leaf_layers
+from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import build_pix2pix
 
 

@@ -127,7 +127,7 @@ def gpu_names() -> tuple[str, ...]:
 
 def environment_report() -> dict[str, object]:
     """Python, TensorFlow and Keras versions, GPUs and CPU cores, for the setup notebook."""
-    from pix2pix_lib._tf import keras, tf
+    from pix2pix_lib.tf_quiet import keras, tf
 
     return {
         "python": platform.python_version(),

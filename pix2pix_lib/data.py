@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from pix2pix_lib._tf import tf
+from pix2pix_lib.tf_quiet import tf
 
 __all__ = [
     "IMAGE_EXTENSIONS",

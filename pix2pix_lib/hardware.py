@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from pix2pix_lib._tf import tf
+from pix2pix_lib.tf_quiet import tf
 
 
 @dataclass(frozen=True)

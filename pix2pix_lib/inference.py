@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import IMAGE_EXTENSIONS, load_image, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
 from pix2pix_lib.runs import RunFolder
+from pix2pix_lib.tf_quiet import keras, tf
 
 __all__ = [
     "GENERATOR_FILE",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numbers
 from typing import NamedTuple
 
-from pix2pix_lib._tf import tf
+from pix2pix_lib.tf_quiet import tf
 
 GAN_MODES = ("vanilla", "lsgan")
 

@@ -41,10 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.data import DataError, find_splits, make_eval_dataset, scan_pairs
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.models import generate
+from pix2pix_lib.tf_quiet import keras, tf
 
 __all__ = [
     "MAP_TOLERANCE",

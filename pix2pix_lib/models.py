@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.tf_quiet import keras, tf
 
 NORMS = ("batch", "instance", "none")
 RECEPTIVE_FIELDS = (1, 16, 70, 286)

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import (
     load_pairs_numpy,
@@ -40,6 +39,7 @@ from pix2pix_lib.data import (
     to_uint8,
 )
 from pix2pix_lib.hardware import plan_hardware
+from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
 
 # Fields a resumed run may change: they alter how long it trains or what it writes, not the

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import UPDATE_ORDERS, TrainConfig
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
@@ -20,6 +19,7 @@ from pix2pix_lib.models import (
     unet_generator,
 )
 from pix2pix_lib.optimizers import FusedAdam
+from pix2pix_lib.tf_quiet import keras, tf
 
 METRIC_NAMES = ("d_loss", "g_gan", "g_l1", "g_total")
 

@@ -18,7 +18,7 @@ def tiny_maps(tmp_path_factory):
 def mixed_policy(request):
     """Set a mixed-precision global policy for one test (indirect parametrize), always
     restoring float32 so no other test runs under it."""
-    from pix2pix_lib._tf import keras
+    from pix2pix_lib.tf_quiet import keras
 
     keras.mixed_precision.set_global_policy(request.param)
     try:

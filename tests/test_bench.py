@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from pix2pix_lib._tf import keras
 from pix2pix_lib.bench import (
     _median_ms,
     format_report,
@@ -16,6 +15,7 @@ from pix2pix_lib.bench import (
     timed_run_config,
 )
 from pix2pix_lib.cli import main
+from pix2pix_lib.tf_quiet import keras
 
 
 def test_forward_flops_counts_convolutions_by_hand():

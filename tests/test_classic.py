@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from pix2pix_lib import classic
-from pix2pix_lib._tf import keras
 from pix2pix_lib.config import profile
+from pix2pix_lib.tf_quiet import keras
 
 SIZES = {"image_size": 32, "g_filters": 8, "d_filters": 8}
 

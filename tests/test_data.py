@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from pix2pix_lib import data
-from pix2pix_lib._tf import tf
+from pix2pix_lib.tf_quiet import tf
 
 HEIGHT = 32  # each pair is HEIGHT x 2*HEIGHT
 RED, BLUE = (255, 0, 0), (0, 0, 255)

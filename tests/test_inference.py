@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import DataError, to_float
 from pix2pix_lib.inference import (
@@ -19,6 +18,7 @@ from pix2pix_lib.inference import (
     translate_files,
 )
 from pix2pix_lib.models import unet_generator
+from pix2pix_lib.tf_quiet import keras, tf
 
 SIZE = 32
 

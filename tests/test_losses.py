@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pix2pix_lib import losses
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.tf_quiet import keras, tf
 
 
 def softplus(x: float) -> float:

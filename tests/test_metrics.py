@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import DataError, to_float
 from pix2pix_lib.metrics import (
@@ -25,6 +24,7 @@ from pix2pix_lib.metrics import (
     spectral_distance,
 )
 from pix2pix_lib.models import unet_generator
+from pix2pix_lib.tf_quiet import keras, tf
 
 SIZE = 16  # tf.image.ssim needs at least 11 x 11
 

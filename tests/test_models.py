@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pix2pix_lib import models
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.tf_quiet import keras, tf
 
 # The TF tutorial's generator has 54,425,859 parameters; ours drops the BatchNorm of the 1x1
 # bottleneck (gamma, beta, moving mean, moving variance: 4 x 512 = 2,048), as the paper's

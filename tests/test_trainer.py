@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import profile
 from pix2pix_lib.data import load_pairs_numpy, resolve_dataset
 from pix2pix_lib.losses import generator_loss
@@ -24,6 +23,7 @@ from pix2pix_lib.runs import (
     tensorboard_available,
     train,
 )
+from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import LinearDecay, Pix2Pix, build_pix2pix, rng_variables
 
 
