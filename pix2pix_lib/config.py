@@ -21,12 +21,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-DIRECTIONS = ("AtoB", "BtoA")
+# The allowed values of the fields below: the one definition every other module imports.
+DIRECTIONS = ("AtoB", "BtoA")  # AtoB: the left half of a pair is the source
+CHANNEL_COUNTS = (1, 3)  # grayscale or RGB
 GENERATORS = ("unet", "encoder_decoder")
 NORMS = ("batch", "instance", "none")
 GAN_MODES = ("vanilla", "lsgan")
-RECEPTIVE_FIELDS = (1, 16, 70, 286)
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RECEPTIVE_FIELDS = (1, 16, 70, 286)  # the paper's PixelGAN, PatchGANs and ImageGAN
+# Each resolved precision and the Keras dtype policy it builds layers under.
+PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PRECISIONS = ("auto", *PRECISION_POLICIES)  # "auto": chosen for the devices found (hardware.py)
 LR_SCHEDULES = ("constant", "linear_decay")
 UPDATE_ORDERS = ("simultaneous", "alternating")
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from pix2pix_lib.config import CHANNEL_COUNTS, DIRECTIONS
 from pix2pix_lib.tf_quiet import tf
 
 __all__ = [
@@ -60,10 +61,8 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-DIRECTIONS = ("AtoB", "BtoA")
 SPLIT_NAMES = ("train", "val", "test")
 ON_BAD_POLICIES = ("raise", "skip")
-CHANNEL_COUNTS = (1, 3)
 
 # What tf.io.decode_image reads with any channel count. A GIF or WebP renamed to .png opens in
 # Pillow but would break (or silently change) the training pipeline, so it is reported instead.

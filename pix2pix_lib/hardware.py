@@ -22,6 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from pix2pix_lib.config import PRECISION_POLICIES
 from pix2pix_lib.tf_quiet import tf
 
 
@@ -50,8 +51,7 @@ class HardwarePlan:
             kind = type(self.strategy).__name__
         strategy = ("one device" if kind == "_DefaultDistributionStrategy"
                     else f"{kind} over {self.replicas} replicas")
-        policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-        return (f"Found {found}. Using {strategy}, {policy[self.precision]}, "
+        return (f"Found {found}. Using {strategy}, {PRECISION_POLICIES[self.precision]}, "
                 f"XLA {'on' if self.jit_compile else 'off'}.")
 
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 import numbers
 from typing import NamedTuple
 
+from pix2pix_lib.config import GAN_MODES
 from pix2pix_lib.tf_quiet import tf
-
-GAN_MODES = ("vanilla", "lsgan")
 
 __all__ = [
     "GAN_MODES",

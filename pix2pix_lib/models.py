@@ -26,10 +26,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from pix2pix_lib.config import NORMS, RECEPTIVE_FIELDS
 from pix2pix_lib.tf_quiet import keras, tf
 
-NORMS = ("batch", "instance", "none")
-RECEPTIVE_FIELDS = (1, 16, 70, 286)
 UNET_IMAGE_SIZES = (32, 64, 128, 256, 512)
 
 # Number of decoder blocks, counted from the bottleneck, that carry dropout (paper appendix 6.1.1:

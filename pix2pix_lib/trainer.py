@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
-from pix2pix_lib.config import UPDATE_ORDERS, TrainConfig
+from pix2pix_lib.config import PRECISION_POLICIES, UPDATE_ORDERS, TrainConfig
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
     encoder_decoder_generator,
@@ -22,8 +22,6 @@ from pix2pix_lib.optimizers import FusedAdam
 from pix2pix_lib.tf_quiet import keras, tf
 
 METRIC_NAMES = ("d_loss", "g_gan", "g_l1", "g_total")
-
-_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 @keras.saving.register_keras_serializable(package="pix2pix")
@@ -256,10 +254,12 @@ def precision_policy(precision: str):
     Keras reads the dtype policy when a layer is created, so only the model construction needs
     it; restoring keeps a notebook's later cells (and other tests) in float32.
     """
-    if precision not in _POLICIES:
-        raise ValueError(f"precision={precision!r} is not one of {', '.join(_POLICIES)}.")
+    if precision not in PRECISION_POLICIES:
+        raise ValueError(
+            f"precision={precision!r} is not one of {', '.join(PRECISION_POLICIES)}."
+        )
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(_POLICIES[precision])
+    keras.config.set_dtype_policy(PRECISION_POLICIES[precision])
     try:
         yield
     finally:

@@ -29,6 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from pix2pix_lib.config import RECEPTIVE_FIELDS
 from pix2pix_lib.data import random_jitter, to_uint8
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "show_unet",
 ]
 
-PAPER_FIELDS = (1, 16, 70, 286)
 _FIELD_COLOURS = {1: "#ff3b30", 16: "#ffcc00", 70: "#00e5ff", 286: "#ff2dff"}
 
 
@@ -419,7 +419,7 @@ def show_receptive_field(image, receptive_field: int, centre: tuple[float, float
     return fig
 
 
-def show_receptive_fields(image, fields: Sequence[int] = PAPER_FIELDS,
+def show_receptive_fields(image, fields: Sequence[int] = RECEPTIVE_FIELDS,
                           cell: float = 3.0) -> Figure:
     """`show_receptive_field` for several patch sizes side by side (the paper's figure 6 sizes)."""
     frame = _as_uint8_batch(image)[0]
@@ -460,7 +460,7 @@ def show_patch_map(logits, image=None, title: str = "D's output: one logit per p
     return fig
 
 
-def patch_size_chooser(image, fields: Sequence[int] = PAPER_FIELDS, value: int = 70):
+def patch_size_chooser(image, fields: Sequence[int] = RECEPTIVE_FIELDS, value: int = 70):
     """A widget: pick a patch size, see it on `image` (see the module docstring on front ends).
 
     Returns an `ipywidgets.VBox` of a ToggleButtons (CSS class ``p2p-patch-chooser``) and an
