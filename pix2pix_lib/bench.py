@@ -168,8 +168,9 @@ def _losses_fn(config: TrainConfig, generator, discriminator):
         generated = generator(source, training=True)
         real = discriminator([source, target], training=True)
         fake = discriminator([source, generated], training=True)
-        g = generator_loss(fake, generated, target, l1_weight=config.l1_weight)
-        return g.total, discriminator_loss(real, fake)
+        g = generator_loss(fake, generated, target, l1_weight=config.l1_weight,
+                           gan_mode=config.gan_mode, gan_weight=config.gan_weight)
+        return g.total, discriminator_loss(real, fake, gan_mode=config.gan_mode)
 
     return losses
 

@@ -148,11 +148,9 @@ class Pix2Pix(keras.Model):
 
     def generator_losses(self, fake_logits, generated, target):
         """G's adversarial and L1 terms, and its total: gan_weight x gan + l1_weight x l1."""
-        g = generator_loss(
-            fake_logits, generated, target, l1_weight=self.l1_weight, gan_mode=self.gan_mode
-        )
-        g_total = self.gan_weight * g.gan + self.l1_weight * g.l1
-        return {"g_gan": g.gan, "g_l1": g.l1, "g_total": g_total}
+        g = generator_loss(fake_logits, generated, target, l1_weight=self.l1_weight,
+                           gan_mode=self.gan_mode, gan_weight=self.gan_weight)
+        return {"g_gan": g.gan, "g_l1": g.l1, "g_total": g.total}
 
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
