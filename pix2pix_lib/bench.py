@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig, profile
 from pix2pix_lib.hardware import cpu_has_fast_bf16
 from pix2pix_lib.losses import discriminator_loss, generator_loss
@@ -494,18 +495,21 @@ def format_report(result: dict) -> str:
             p=("n/a" if result["flops"]["profiler_two_tape_step"] is None
                else f"{result['flops']['profiler_two_tape_step']:.1f}")),
         "",
-        f"{'loop':24s} {'prec':5s} {'batch':>5s} {'ms/step':>8s} {'steps/s':>8s} "
-        f"{'img/s':>7s} {'GFLOP/s':>8s} {'% peak':>7s} {'peak GiB':>8s}",
     ]
+    table = [("loop", "prec", "batch", "ms/step", "steps/s", "img/s", "GFLOP/s", "% peak",
+              "peak GiB")]
     for row in result["rows"]:
         share = row.get("share_of_peak")
-        lines.append(
-            f"{row['loop']:24s} {row['precision']:5s} {row['batch_size']:5d} "
-            f"{row['ms_per_step']:8.0f} {row['steps_per_s']:8.2f} {row['images_per_s']:7.2f} "
-            f"{row.get('gflop_per_s', 0):8.1f} "
-            f"{(f'{100 * share:6.0f}%') if share else '      -'} "
-            f"{row['peak_gib'] or 0:8.2f}"
-        )
+        table.append((
+            row["loop"], row["precision"], str(row["batch_size"]), f"{row['ms_per_step']:.0f}",
+            f"{row['steps_per_s']:.2f}", f"{row['images_per_s']:.2f}",
+            f"{row.get('gflop_per_s', 0):.1f}", f"{100 * share:.0f}%" if share else "-",
+            f"{row['peak_gib'] or 0:.2f}",
+        ))
+    if result["data_images_per_s"]:
+        table.append(("input pipeline alone", "", str(result["batch_size"]), "", "",
+                      f"{result['data_images_per_s']:.0f}"))
+    lines += text_table(table, left_columns=2)
     details = result.get("train_command")
     if details:
         lines.append(f"  (pix2pix train: loop {details['loop_ms']:.0f} ms/step + checkpoint "
@@ -520,9 +524,6 @@ def format_report(result: dict) -> str:
             lines.append(f"  {phase:10s} {entry['ms']:7.0f} ms  {entry['gflop']:5.1f} GFLOP"
                          + (f"  {entry['gflop_per_s']:6.1f} GFLOP/s  {100 * share:3.0f}% peak"
                             if share else ""))
-    if result["data_images_per_s"]:
-        lines.append(f"{'input pipeline alone':24s} {'':5s} {result['batch_size']:5d} "
-                     f"{'':8s} {'':8s} {result['data_images_per_s']:7.0f}")
     lines.append("")
     lines.extend(f"{name}: {value:.2f}x" for name, value in result["ratios"].items())
     return "\n".join(lines)

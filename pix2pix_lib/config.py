@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pix2pix_lib.common import write_atomically
+
 # The allowed values of the fields below: the one definition every other module imports.
 DIRECTIONS = ("AtoB", "BtoA")  # AtoB: the left half of a pair is the source
 CHANNEL_COUNTS = (1, 3)  # grayscale or RGB
@@ -159,10 +161,8 @@ class TrainConfig:
 
     def save(self, path: str | Path) -> None:
         """Write config.json atomically (temporary name, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomically(path, lambda tmp: tmp.write_text(text))
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from pix2pix_lib.common import check_whole_number
 from pix2pix_lib.config import CHANNEL_COUNTS, DIRECTIONS
 from pix2pix_lib.tf_quiet import tf
 
@@ -142,12 +143,6 @@ def _check_channels(channels: int) -> int:
             "converted to that many channels when it is loaded"
         )
     return channels
-
-
-def _check_positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-    return int(value)
 
 
 def _check_folder(folder, what: str = "data folder") -> Path:
@@ -458,7 +453,7 @@ def jitter_size(image_size: int) -> int:
 
     image_size * 286 / 256 rounded half up (64 -> 71.5 -> 72), in integers so it is exact.
     """
-    image_size = _check_positive("image_size", image_size)
+    image_size = check_whole_number("image_size", image_size)
     return (image_size * 286 + 128) // 256
 
 
@@ -655,8 +650,8 @@ def make_train_dataset(
     Build it outside a `tf.distribute` strategy scope, like any tf.data input.
     """
     paths = _path_strings(paths)
-    image_size = _check_positive("image_size", image_size)
-    batch_size = _check_positive("batch_size", batch_size)
+    image_size = check_whole_number("image_size", image_size)
+    batch_size = check_whole_number("batch_size", batch_size)
     _check_direction(direction)
     _check_channels(channels)
     if start_step < 0:
@@ -690,8 +685,8 @@ def make_eval_dataset(
     so repeated validation does not decode the files again.
     """
     paths = _path_strings(paths)
-    image_size = _check_positive("image_size", image_size)
-    batch_size = _check_positive("batch_size", batch_size)
+    image_size = check_whole_number("image_size", image_size)
+    batch_size = check_whole_number("batch_size", batch_size)
     _check_direction(direction)
     _check_channels(channels)
     pairs = _decoded_pairs(paths, size=image_size, direction=direction, channels=channels)
@@ -722,5 +717,5 @@ def load_pairs_numpy(
 
 def steps_per_epoch(n_pairs: int, batch_size: int) -> int:
     """Full batches in one pass over `n_pairs` (at least 1, so tiny datasets still train)."""
-    batch_size = _check_positive("batch_size", batch_size)
+    batch_size = check_whole_number("batch_size", batch_size)
     return max(1, int(n_pairs) // batch_size)

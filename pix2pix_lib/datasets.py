@@ -33,6 +33,8 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from pix2pix_lib.common import check_whole_number
+
 __all__ = [
     "DATASETS",
     "DatasetInfo",
@@ -531,8 +533,7 @@ def render_synthetic_pair(size: int = 256, seed: int = 0) -> tuple[np.ndarray, n
 
     Deterministic: the same ``size`` and ``seed`` always give the same pixels.
     """
-    _check_size(size)
-    _check_seed(seed)
+    _check_size_and_seed(size, seed)
     return _render_pair(size, np.random.default_rng(seed))
 
 
@@ -558,11 +559,9 @@ def make_synthetic_maps(
     (quality 95, about 3x smaller and closer to the real maps dataset, which is JPEG).
     Refuses (``FileExistsError``) to write into a split folder that already holds images.
     """
-    _check_size(size)
-    _check_seed(seed)
-    for what, n in (("n_train", n_train), ("n_val", n_val)):
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"{what} must be a whole number >= 0, got {n!r}")
+    _check_size_and_seed(size, seed)
+    check_whole_number("n_train", n_train, minimum=0)
+    check_whole_number("n_val", n_val, minimum=0)
     ext = _image_extension(image_format)
     root = Path(root)
     plan = [(split, n) for split, n in (("train", n_train), ("val", n_val)) if n > 0]
@@ -587,15 +586,10 @@ def make_synthetic_maps(
     return root
 
 
-def _check_size(size: int) -> None:
-    if not isinstance(size, (int, np.integer)) or size < 32:
-        raise ValueError(f"size must be a whole number of pixels >= 32, got {size!r}")
-
-
-def _check_seed(seed: int) -> None:
-    """numpy's seeding refuses negative numbers with a cryptic message; say it plainly."""
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+def _check_size_and_seed(size: int, seed: int) -> None:
+    check_whole_number("size", size, minimum=32)
+    # numpy's seeding refuses negative numbers with a cryptic message; say it plainly
+    check_whole_number("seed", seed, minimum=0)
 
 
 def _image_extension(image_format: str) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run
@@ -182,10 +183,7 @@ def format_results(results: list[VariantResult], baselines: bool = True) -> str:
             values = results[0].baselines.get(key)
             if values is not None:
                 rows.append((label, *(_cell(values[m], digits[m]) for m in columns), "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in
-                                                    zip(row[1:], widths[1:], strict=True)])
-             for row in rows]
+    lines = text_table(rows)
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"n = {results[0].metrics['n']} val images; paper-mode inference (dropout on).")
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pix2pix_lib.common import check_whole_number, write_atomically
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import IMAGE_EXTENSIONS, load_image, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
@@ -213,7 +214,7 @@ def translate(
         )
     if not scale > 0:
         raise ValueError(f"scale={scale} must be positive (1.0 = the image's own resolution).")
-    _check_batch_size(batch_size)
+    check_whole_number("batch_size", batch_size)
     images = _as_image_list(images)
     pixels = [
         _match_channels(_check_image(image, i), in_channels) for i, image in enumerate(images)
@@ -230,11 +231,6 @@ def translate(
         if plan == "tile":
             outputs[i] = _translate_tiled(pixels[i], size, run, scale=scale)
     return outputs
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a whole number >= 1.")
 
 
 def _as_image_list(images) -> list:
@@ -444,12 +440,7 @@ def _write_image(path: Path, pixels: np.ndarray) -> None:
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
     is_jpeg = path.suffix.lower() in (".jpg", ".jpeg")
     options = {"format": "JPEG", "quality": JPEG_QUALITY} if is_jpeg else {"format": "PNG"}
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        image.save(tmp, **options)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: image.save(tmp, **options))
 
 
 def translate_files(

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_lib.common import text_table
 from pix2pix_lib.data import DataError, find_splits, make_eval_dataset, scan_pairs
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.models import generate
@@ -387,14 +388,7 @@ def format_report(results: dict[str, dict], tolerance: int = MAP_TOLERANCE) -> s
                     _format_value(values["realism"], 3),
                 )
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            [row[0].ljust(widths[0])]
-            + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
-        )
-        for row in rows
-    ]
+    lines = text_table(rows)
     first = next(iter(results.values()), {})
     lines.append("realism = how far the outputs' average log power spectrum is from the targets' "
                  "(0 = the same fine detail; blur and speckle raise it).")

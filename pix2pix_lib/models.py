@@ -26,6 +26,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from pix2pix_lib.common import check_whole_number, text_table
 from pix2pix_lib.config import NORMS, RECEPTIVE_FIELDS
 from pix2pix_lib.tf_quiet import keras, tf
 
@@ -95,12 +96,6 @@ def _resolve_norm(norm: bool | str | None) -> str:
 def _is_int(value) -> bool:
     """int or numpy integer, but not bool (True would otherwise pass as 1)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_positive_int(name: str, value) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def _check_unet_image_size(image_size) -> int:
@@ -176,8 +171,8 @@ def downsample(
     zero padding (ZeroPadding2D(p) + a 'valid' convolution), which the PatchGAN needs to give
     the paper's 30x30 map at 256x256.
     """
-    _check_positive_int("filters", filters)
-    _check_positive_int("kernel_size", kernel_size)
+    check_whole_number("filters", filters)
+    check_whole_number("kernel_size", kernel_size)
     norm = _resolve_norm(norm)
     if use_bias is None:
         use_bias = norm == "none"
@@ -224,8 +219,8 @@ def upsample(
     source of noise (the paper found input noise ignored, section 3.1), which is why it also runs
     at inference (see `generate`).
     """
-    _check_positive_int("filters", filters)
-    _check_positive_int("kernel_size", kernel_size)
+    check_whole_number("filters", filters)
+    check_whole_number("kernel_size", kernel_size)
     norm = _resolve_norm(norm)
     rate = _dropout_rate(dropout)
     if use_bias is None:
@@ -289,7 +284,7 @@ def _build_generator(
         ("base_filters", base_filters),
         ("max_filters", max_filters),
     ):
-        _check_positive_int(arg_name, value)
+        check_whole_number(arg_name, value)
     norm = _resolve_norm(norm)
     rate = _dropout_rate(dropout)
     filters = _encoder_filters(depth, base_filters, max_filters)
@@ -451,7 +446,7 @@ def patchgan_discriminator(
         ("out_channels", out_channels),
         ("base_filters", base_filters),
     ):
-        _check_positive_int(arg_name, value)
+        check_whole_number(arg_name, value)
     image_size = int(image_size)
     norm = _resolve_norm(norm)
     layout, final_kernel = _PATCHGAN_LAYOUTS[receptive_field]
@@ -664,18 +659,7 @@ def format_table(rows: list[dict]) -> str:
         return ""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     cells = [[_format_cell(row.get(column, "")) for column in columns] for row in rows]
-    widths = [
-        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
-    ]
-
-    def render(values: list[str]) -> str:
-        return "  ".join(
-            value.ljust(width) if i == 0 else value.rjust(width)
-            for i, (value, width) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    lines = [render(columns), render(["-" * width for width in widths])]
-    lines += [render(line) for line in cells]
+    lines = text_table([columns, None, *cells])
     if "params" in columns:
         total = sum(int(row.get("params", 0)) for row in rows)
         lines.append(f"total params: {total:,}")

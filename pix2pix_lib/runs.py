@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
-import os
 import re
 import tempfile
 import warnings
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pix2pix_lib.common import write_atomically
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import (
     load_pairs_numpy,
@@ -62,17 +62,6 @@ class TrainingDiverged(RunError):
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
-def _write_atomically(path: Path, write) -> None:
-    """Call write(tmp_path), then rename onto `path`: readers never see half a file."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 @dataclass
 class RunFolder:
     """Paths and file formats of one run folder (no TensorFlow state lives here)."""
@@ -133,7 +122,7 @@ class RunFolder:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
 
-        _write_atomically(path, write)
+        write_atomically(path, write)
         for _, old in self.checkpoints()[:-keep]:
             old.unlink(missing_ok=True)
         return path
@@ -179,22 +168,15 @@ class RunFolder:
                 writer.writeheader()
                 writer.writerows(rows)
 
-        _write_atomically(self.history_path, write)
+        write_atomically(self.history_path, write)
 
     def save_sample(self, step: int, grid: np.ndarray) -> Path:
         path = self.samples_dir / f"step-{step:08d}.png"
-        _write_atomically(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
+        write_atomically(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
         return path
 
     def save_generator(self, generator: keras.Model) -> Path:
-        # Keras insists on the .keras suffix, so the temporary name keeps it.
-        tmp = self.path / f".tmp-{os.getpid()}-generator.keras"
-        try:
-            generator.save(tmp)
-            os.replace(tmp, self.generator_path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return self.generator_path
+        return write_atomically(self.generator_path, generator.save)
 
 
 def _checkpointed_variables(model: Pix2Pix) -> dict[str, list]:
