@@ -50,7 +50,7 @@ def _cmd_download(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from pix2pix_lib.data import check_pairs, find_splits
+    from pix2pix_lib.pairs import check_pairs, find_splits
 
     folders = find_splits(args.dir) or {"": Path(args.dir)}
     n_good, bad = 0, []

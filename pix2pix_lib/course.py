@@ -40,6 +40,7 @@ from pathlib import Path
 
 from pix2pix_lib import datasets
 from pix2pix_lib.config import PROFILES, TrainConfig, profile
+from pix2pix_lib.pairs import count_images
 
 __all__ = [
     "DATASET_CHOICES",
@@ -57,8 +58,6 @@ PROFILE_CHOICES = ("auto", *PROFILES)
 DATASET_CHOICES = ("auto", "synthetic", "maps")  # or a path to a folder of pairs
 DATA_ROOT = "../data"
 RUNS_ROOT = "../runs"
-
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,8 @@ class RunSettings:
             f"Profile: {self.profile} ({cfg.image_size} px, G/D filters "
             f"{cfg.g_filters}/{cfg.d_filters}, batch {cfg.batch_size}, {length})",
             f"Data:    {self.dataset} in {self.data_dir} "
-            f"({_count_images(self.data_dir / 'train')} train / "
-            f"{_count_images(self.data_dir / 'val')} val pairs)",
+            f"({count_images(self.data_dir / 'train')} train / "
+            f"{count_images(self.data_dir / 'val')} val pairs)",
             f"Device:  {self.device}",
         ]
         lines += [f"Note:    {note}" for note in self.notes]
@@ -154,14 +153,8 @@ def network_available(url: str = datasets.DATASETS["maps"].url, timeout: float =
 # --------------------------------------------------------------------------------------------
 
 
-def _count_images(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    return sum(1 for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-
-
 def _is_complete(folder: Path) -> bool:
-    return _count_images(folder / "train") > 0 and _count_images(folder / "val") > 0
+    return count_images(folder / "train") > 0 and count_images(folder / "val") > 0
 
 
 def ensure_synthetic_maps(profile_name: str, data_root: str | os.PathLike = DATA_ROOT) -> Path:

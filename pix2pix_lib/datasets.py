@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from pix2pix_lib.common import check_whole_number
+from pix2pix_lib.pairs import count_images
 
 __all__ = [
     "DATASETS",
@@ -90,8 +91,6 @@ DATASETS: dict[str, DatasetInfo] = {
               "A = webcam scene at night, B = same scene by day; classic task night->day (AtoB)"),
     )
 }
-
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class DownloadError(RuntimeError):
@@ -304,7 +303,7 @@ def _extract_dataset(archive: Path, root: Path, info: DatasetInfo, *, progress: 
                 f"(expected {info.name}/{{{','.join(info.splits)}}}; top level: {found}). "
                 "The archive was deleted; check base_url / the mirror."
             )
-        counts = {split: _count_images(dataset_dir / split) for split in info.splits}
+        counts = {split: count_images(dataset_dir / split) for split in info.splits}
         marker = {"name": info.name, "source": archive.name, "pairs": counts}
         (dataset_dir / ".complete").write_text(json.dumps(marker, indent=1) + "\n")
         target = root / info.name
@@ -315,11 +314,6 @@ def _extract_dataset(archive: Path, root: Path, info: DatasetInfo, *, progress: 
         return target
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _count_images(folder: Path) -> int:
-    with os.scandir(folder) as entries:
-        return sum(1 for e in entries if e.name.lower().endswith(_IMAGE_SUFFIXES))
 
 
 def _safe_extract(archive: Path, dest: Path, *, progress: bool) -> int:
@@ -605,7 +599,7 @@ def _refuse_existing_images(folder: Path) -> None:
     """Never overwrite a dataset silently: an existing split with images is an error."""
     if not folder.is_dir():
         return
-    if any(p.suffix.lower() in _IMAGE_SUFFIXES for p in folder.iterdir()):
+    if count_images(folder):
         raise FileExistsError(
             f"{folder} already contains images; pick another output folder or delete "
             f"{folder.parent} first (synthetic maps never overwrite existing files)."

@@ -38,8 +38,9 @@ from PIL import Image
 
 from pix2pix_lib.common import check_whole_number, write_atomically
 from pix2pix_lib.config import TrainConfig
-from pix2pix_lib.data import IMAGE_EXTENSIONS, load_image, split_pair, to_float, to_uint8
+from pix2pix_lib.data import load_image, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
+from pix2pix_lib.pairs import JPEG_EXTENSIONS, is_image_file
 from pix2pix_lib.runs import RunFolder
 from pix2pix_lib.tf_quiet import keras, tf
 
@@ -365,11 +366,6 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
 # --------------------------------------------------------------------------------------------
 
 
-def _is_image_file(path: Path) -> bool:
-    """.jpg/.jpeg/.png of any case; hidden files (".DS_Store", macOS "._x.jpg") do not count."""
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-
-
 def input_files(inputs: Iterable) -> list[Path]:
     """The image files named by `inputs`: files as given, folders expanded (not recursively).
 
@@ -381,14 +377,14 @@ def input_files(inputs: Iterable) -> list[Path]:
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and _is_image_file(p))
+            found = sorted(p for p in path.iterdir() if is_image_file(p))
             if not found:
                 raise ValueError(
                     f"{path} holds no .jpg/.jpeg/.png images (subfolders are not searched)."
                 )
             files.extend(found)
         elif path.is_file():
-            if not _is_image_file(path):
+            if not is_image_file(path):
                 raise ValueError(f"{path} is not a .jpg/.jpeg/.png image file.")
             files.append(path)
         else:
@@ -438,7 +434,7 @@ def _read_source(path: Path, *, channels: int, pairs: bool, direction: str) -> n
 def _write_image(path: Path, pixels: np.ndarray) -> None:
     """Write uint8 pixels in the format of the file's extension, atomically (tmp, rename)."""
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    is_jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    is_jpeg = path.suffix.lower() in JPEG_EXTENSIONS
     options = {"format": "JPEG", "quality": JPEG_QUALITY} if is_jpeg else {"format": "PNG"}
     write_atomically(path, lambda tmp: image.save(tmp, **options))
 

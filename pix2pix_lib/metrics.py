@@ -42,9 +42,10 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_lib.common import text_table
-from pix2pix_lib.data import DataError, find_splits, make_eval_dataset, scan_pairs
+from pix2pix_lib.data import make_eval_dataset
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.models import generate
+from pix2pix_lib.pairs import DataError, find_splits, held_out_split, scan_pairs
 from pix2pix_lib.tf_quiet import keras, tf
 
 __all__ = [
@@ -292,9 +293,9 @@ def evaluation_folder(data_dir) -> Path:
     A root with only train/ is refused: scoring a model on its own training pairs flatters it.
     """
     splits = find_splits(data_dir)
-    for name in ("val", "test"):
-        if name in splits:
-            return splits[name]
+    held_out = held_out_split(splits)
+    if held_out is not None:
+        return held_out
     if splits:
         raise DataError(
             f"{data_dir} has no val/ or test/ folder with images, only "

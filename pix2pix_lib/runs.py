@@ -35,10 +35,10 @@ from pix2pix_lib.data import (
     load_pairs_numpy,
     make_eval_dataset,
     make_train_dataset,
-    resolve_dataset,
     to_uint8,
 )
 from pix2pix_lib.hardware import plan_hardware
+from pix2pix_lib.pairs import resolve_dataset
 from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
 
