@@ -24,6 +24,7 @@ from pix2pix_lib.config import (
     TrainConfig,
     profile,
 )
+from pix2pix_lib.run_folder import RunFolder
 
 
 def _cmd_synth_maps(args) -> int:
@@ -107,7 +108,7 @@ def _train_config(args) -> TrainConfig:
         overrides["jit_compile"] = {"auto": None, "on": True, "off": False}[args.xla]
     overrides.update(_parse_setting(text) for text in args.set)
     if args.resume:
-        saved = TrainConfig.load(Path(args.out) / "config.json")
+        saved = TrainConfig.load(RunFolder(args.out).config_path)
         return saved.replace(**overrides)
     return profile(args.profile, **overrides)
 

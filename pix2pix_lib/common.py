@@ -11,7 +11,9 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["check_whole_number", "text_table", "write_atomically"]
+__all__ = ["TMP_PREFIX", "check_whole_number", "text_table", "write_atomically"]
+
+TMP_PREFIX = ".tmp-"  # what a file being written is called until it is complete
 
 
 def write_atomically(path, write: Callable[[Path], object]) -> Path:
@@ -23,7 +25,7 @@ def write_atomically(path, write: Callable[[Path], object]) -> Path:
     (Keras' `.keras`, Pillow's format from the suffix) get the one they expect.
     """
     path = Path(path)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -33,7 +33,8 @@ from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run
 from pix2pix_lib.models import generate
-from pix2pix_lib.runs import RunFolder, train
+from pix2pix_lib.run_folder import RunFolder
+from pix2pix_lib.runs import train
 
 __all__ = [
     "PAPER_ABLATIONS",
@@ -217,7 +218,8 @@ def loss_terms(results: list[VariantResult]) -> dict[str, dict[str, float]]:
     for result in results:
         losses = result.final_losses
         if "g_gan" not in losses or "g_l1" not in losses:
-            raise ValueError(f"{result.run_dir}/history.csv has no g_gan/g_l1 row yet")
+            history = RunFolder(result.run_dir).history_path
+            raise ValueError(f"{history} has no g_gan/g_l1 row yet")
         terms[result.name] = {
             "adversarial": result.config.gan_weight * losses["g_gan"],
             "l1": result.config.l1_weight * losses["g_l1"],

@@ -41,7 +41,7 @@ from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import load_image, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
 from pix2pix_lib.pairs import JPEG_EXTENSIONS, is_image_file
-from pix2pix_lib.runs import RunFolder
+from pix2pix_lib.run_folder import GENERATOR_FILE, RunFolder
 from pix2pix_lib.tf_quiet import keras, tf
 
 __all__ = [
@@ -59,7 +59,6 @@ __all__ = [
     "translate_files",
 ]
 
-GENERATOR_FILE = "generator.keras"
 SAVED_MODEL_DIR = "saved_model"
 README_FILE = "README.txt"
 # Images whose longer side is at most this many times image_size are resized, larger ones tiled.

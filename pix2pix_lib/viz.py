@@ -31,6 +31,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from pix2pix_lib.config import RECEPTIVE_FIELDS
 from pix2pix_lib.data import random_jitter, to_uint8
+from pix2pix_lib.run_folder import RunFolder
 
 __all__ = [
     "figure_png",
@@ -230,7 +231,7 @@ def read_history(history) -> list[dict[str, float]]:
     if isinstance(history, str | os.PathLike):
         path = Path(history)
         if path.is_dir():
-            path = path / "history.csv"
+            path = RunFolder(path).history_path
         with open(path, newline="") as handle:
             history = list(csv.DictReader(handle))
     rows = []
@@ -500,10 +501,11 @@ def save_results_figure(run_dir, out_path,
     """
     from PIL import Image
 
-    samples = sorted(Path(run_dir, "samples").glob("step-*.png"))
+    run = RunFolder(run_dir)
+    samples = run.samples()
     if not samples:
         raise FileNotFoundError(
-            f"{Path(run_dir) / 'samples'} holds no sample grid; train the run first (make train)."
+            f"{run.samples_dir} holds no sample grid; train the run first (make train)."
         )
     grid = np.asarray(Image.open(samples[-1]).convert("RGB"))
     height, width = grid.shape[:2]
