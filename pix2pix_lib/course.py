@@ -230,46 +230,10 @@ def choose_run_settings(
             f"PIX2PIX_PROFILE={profile_name!r} is not one of {', '.join(PROFILE_CHOICES)}."
         )
     gpus = gpu_names() if gpus is None else tuple(gpus)
-    if isinstance(network, bool):
-        network_answer = network
-        network = lambda: network_answer  # noqa: E731
-    elif network is None:
-        network = network_available
     notes: list[str] = []
-
-    if profile_name == "auto":
-        profile_name = "seed" if gpus else "quick"
-        notes.append(
-            "A GPU was found: the `seed` profile (the classic 10-epoch run at 256 px)."
-            if gpus else
-            "No GPU found: the `quick` profile (128 px, sized for a CPU). On a GPU the default "
-            "is `seed`; set PIX2PIX_PROFILE to choose."
-        )
-
-    root = Path(data_root)
-    data_dir: Path | None = None
-    if dataset == "auto":
-        dataset = "maps" if gpus and profile_name != "smoke" else "synthetic"
-        if dataset == "synthetic":
-            notes.append(
-                "Synthetic maps (generated offline on first use). The real maps dataset is "
-                "used by default on a GPU; set PIX2PIX_DATASET=maps to download it (246 MB)."
-            )
-    if dataset == "maps":
-        data_dir = _maps_or_none(root, network, notes)
-        if data_dir is None:
-            dataset = "synthetic"
-    elif dataset not in DATASET_CHOICES:
-        folder = Path(dataset).expanduser()
-        if not folder.is_dir():
-            raise ValueError(
-                f"PIX2PIX_DATASET={dataset!r} is neither one of {', '.join(DATASET_CHOICES)} "
-                "nor an existing folder of pairs."
-            )
-        data_dir, dataset = folder, "folder"
-    if dataset == "synthetic":
-        data_dir = ensure_synthetic_maps(profile_name, root)
-
+    profile_name = _choose_profile(profile_name, gpus, notes)
+    dataset, data_dir = _choose_dataset(dataset, profile_name, gpus, Path(data_root),
+                                        _network_check(network), notes)
     settings = RunSettings(
         profile=profile_name,
         dataset=dataset,
@@ -282,3 +246,50 @@ def choose_run_settings(
     if verbose:
         print(settings.describe())
     return settings
+
+
+def _network_check(network: Callable[[], bool] | bool | None) -> Callable[[], bool]:
+    """`network` as a question to ask only when needed (a fixed answer, or the real check)."""
+    if isinstance(network, bool):
+        return lambda: network
+    return network_available if network is None else network
+
+
+def _choose_profile(profile_name: str, gpus: tuple[str, ...], notes: list[str]) -> str:
+    """ "auto" -> `seed` on a GPU, `quick` on a CPU (with a note); a named profile as given."""
+    if profile_name != "auto":
+        return profile_name
+    notes.append(
+        "A GPU was found: the `seed` profile (the classic 10-epoch run at 256 px)."
+        if gpus else
+        "No GPU found: the `quick` profile (128 px, sized for a CPU). On a GPU the default "
+        "is `seed`; set PIX2PIX_PROFILE to choose."
+    )
+    return "seed" if gpus else "quick"
+
+
+def _choose_dataset(dataset: str, profile_name: str, gpus: tuple[str, ...], root: Path,
+                    network: Callable[[], bool], notes: list[str]) -> tuple[str, Path]:
+    """(what the dataset is, its folder): maps, synthetic maps (generated if needed), or a
+    folder of the user's pairs; maps falls back to synthetic when it cannot be had."""
+    if dataset == "auto":
+        dataset = "maps" if gpus and profile_name != "smoke" else "synthetic"
+        if dataset == "synthetic":
+            notes.append(
+                "Synthetic maps (generated offline on first use). The real maps dataset is "
+                "used by default on a GPU; set PIX2PIX_DATASET=maps to download it (246 MB)."
+            )
+    if dataset == "maps":
+        data_dir = _maps_or_none(root, network, notes)
+        if data_dir is not None:
+            return "maps", data_dir
+        dataset = "synthetic"
+    if dataset == "synthetic":
+        return "synthetic", ensure_synthetic_maps(profile_name, root)
+    folder = Path(dataset).expanduser()
+    if not folder.is_dir():
+        raise ValueError(
+            f"PIX2PIX_DATASET={dataset!r} is neither one of {', '.join(DATASET_CHOICES)} "
+            "nor an existing folder of pairs."
+        )
+    return "folder", folder

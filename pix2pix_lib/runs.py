@@ -25,7 +25,7 @@ from pix2pix_lib.data import (
     make_train_dataset,
     to_uint8,
 )
-from pix2pix_lib.hardware import plan_hardware
+from pix2pix_lib.hardware import HardwarePlan, plan_hardware
 from pix2pix_lib.pairs import resolve_dataset
 from pix2pix_lib.run_folder import RunError, RunFolder
 from pix2pix_lib.tf_quiet import keras, tf
@@ -133,7 +133,7 @@ class RunMonitor(keras.callbacks.Callback):
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
-def _segments(start: int, total: int, length: int) -> list[tuple[int, int, int]]:
+def fit_segments(start: int, total: int, length: int) -> list[tuple[int, int, int]]:
     """Split steps start..total into `fit` calls of display-epochs `length` steps long.
 
     Returns (first_step, number_of_epochs, steps_per_epoch) per call: a partial epoch up to the
@@ -203,6 +203,22 @@ def train(
     over the replicas. Only the chief writes `out`; other workers write to a scratch folder.
     `callbacks`: extra Keras callbacks for `fit` (e.g. a notebook's live plot, the benchmark).
     """
+    plan = _hardware_plan(config, strategy, verbose)
+    run, writer = _open_or_resume(RunFolder(out), config, resume, plan.is_chief)
+    pairs = _training_pairs(config, data, val_data, on_bad)
+    model, start = _model_at_start(config, plan, pairs.total_steps, run if resume else None)
+    history = [row for row in run.read_history() if int(row["step"]) <= start]
+    monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history)
+    _fit(model, monitor, config, pairs, start, plan.replicas, verbose, callbacks)
+    if monitor.diverged_at is not None:
+        raise _diverged(run, monitor.diverged_at)
+    final = _finish(model, writer, monitor, config)
+    return TrainResult(run, model, config, start, final, monitor.history)
+
+
+# -- the steps of `train` -----------------------------------------------------------------------
+def _hardware_plan(config: TrainConfig, strategy, verbose) -> HardwarePlan:
+    """The devices found and what the config's "auto" choices become on them (said in one line)."""
     plan = plan_hardware(config.precision, config.jit_compile, strategy)
     if verbose:
         print(plan.describe())
@@ -211,21 +227,40 @@ def train(
             f"batch_size={config.batch_size} cannot be split over {plan.replicas} replicas; "
             f"use a multiple of {plan.replicas}."
         )
-    run = RunFolder(out)
-    writer_run = run if plan.is_chief else RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
-    if resume:
-        if not run.is_run():
-            raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
-        saved = TrainConfig.load(run.config_path)
-        _check_resumable(saved, config)
-        if plan.is_chief:
-            run.remove_partial_files()
-            config.save(run.config_path)
-        else:
-            writer_run.create(config)
-    else:
-        writer_run.create(config)
+    return plan
 
+
+def _open_or_resume(run: RunFolder, config: TrainConfig, resume: bool,
+                    is_chief: bool) -> tuple[RunFolder, RunFolder]:
+    """(the run folder, the folder this process writes): a new run, or the run to resume.
+
+    Only the chief writes the run folder; other workers write to a scratch folder.
+    """
+    writer = run if is_chief else RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
+    if not resume:
+        writer.create(config)
+        return run, writer
+    if not run.is_run():
+        raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
+    _check_resumable(TrainConfig.load(run.config_path), config)
+    if is_chief:
+        run.remove_partial_files()
+        config.save(run.config_path)
+    else:
+        writer.create(config)
+    return run, writer
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The pair files a run trains and validates on, and the step count they make."""
+
+    train: list[Path]
+    val: list[Path]
+    total_steps: int
+
+
+def _training_pairs(config: TrainConfig, data, val_data, on_bad: str) -> _Pairs:
     train_paths, val_paths = resolve_dataset(
         data, val_data, seed=config.seed, val_fraction=config.val_fraction, on_bad=on_bad,
         channels=config.channels,
@@ -235,29 +270,40 @@ def train(
     if not val_paths:  # a flat folder too small to split: show samples of training pairs
         warnings.warn(f"{data}: no validation pairs; sample grids show training pairs and no "
                       "val_ metrics are computed. Add a val/ folder for an honest measure.",
-                      stacklevel=2)
-    total = config.total_steps(len(train_paths))
+                      stacklevel=3)  # point at train()'s caller
+    return _Pairs(train_paths, val_paths, config.total_steps(len(train_paths)))
 
+
+def _model_at_start(config: TrainConfig, plan: HardwarePlan, total_steps: int,
+                    resumed: RunFolder | None) -> tuple[Pix2Pix, int]:
+    """A new model, restored from `resumed`'s last checkpoint if there is one; and its step."""
     with plan.strategy.scope():
         keras.utils.set_random_seed(config.seed)
-        model = build_pix2pix(config, total, precision=plan.precision,
+        model = build_pix2pix(config, total_steps, precision=plan.precision,
                               jit_compile=plan.jit_compile, replicas=plan.replicas)
-    start = 0
-    checkpoints = run.checkpoints()
-    if resume and checkpoints:
-        start = run.restore_checkpoint(checkpoints[-1][1], model)
-    history = [row for row in run.read_history() if int(row["step"]) <= start]
+    checkpoints = resumed.checkpoints() if resumed is not None else []
+    start = resumed.restore_checkpoint(checkpoints[-1][1], model) if checkpoints else 0
+    return model, start
 
-    sample_pairs = load_pairs_numpy(
-        (val_paths or train_paths)[: config.num_samples], image_size=config.image_size,
+
+def _sample_pairs(config: TrainConfig, pairs: _Pairs):
+    """The fixed pairs every sample grid shows: val pairs, else training pairs."""
+    return load_pairs_numpy(
+        (pairs.val or pairs.train)[: config.num_samples], image_size=config.image_size,
         direction=config.direction, channels=config.channels,
     )
-    monitor = RunMonitor(writer_run, config, sample_pairs, history)
-    val_dataset = _eval_dataset(val_paths, config, plan.replicas)
-    for first_step, epochs, steps_per_epoch in _segments(start, total, config.log_every):
+
+
+def _fit(model: Pix2Pix, monitor: RunMonitor, config: TrainConfig, pairs: _Pairs, start: int,
+         replicas: int, verbose, callbacks) -> None:
+    """Train from `start` to the total, one `fit` call per segment (see `fit_segments`);
+    stops early when the monitor saw a loss diverge."""
+    val_dataset = _eval_dataset(pairs.val, config, replicas)
+    for first_step, epochs, steps_per_epoch in fit_segments(start, pairs.total_steps,
+                                                            config.log_every):
         monitor.start_segment(first_step)
         dataset = _sharded(make_train_dataset(
-            train_paths, image_size=config.image_size, batch_size=config.batch_size,
+            pairs.train, image_size=config.image_size, batch_size=config.batch_size,
             direction=config.direction, channels=config.channels, seed=config.seed,
             start_step=first_step,
         ))
@@ -268,22 +314,29 @@ def train(
             callbacks=[monitor, *callbacks], verbose=verbose, shuffle=False,
         )
         if monitor.diverged_at is not None:
-            kept = run.checkpoints()
-            raise TrainingDiverged(
-                f"A loss became NaN or infinite by step {monitor.diverged_at}; training stopped. "
-                + (f"The last good checkpoint is step {kept[-1][0]} in {run.checkpoints_dir}. "
-                   if kept else "No checkpoint was saved. ")
-                + "Try a lower learning rate or precision='fp32'."
-            )
+            return
 
+
+def _diverged(run: RunFolder, step: int) -> TrainingDiverged:
+    kept = run.checkpoints()
+    return TrainingDiverged(
+        f"A loss became NaN or infinite by step {step}; training stopped. "
+        + (f"The last good checkpoint is step {kept[-1][0]} in {run.checkpoints_dir}. "
+           if kept else "No checkpoint was saved. ")
+        + "Try a lower learning rate or precision='fp32'."
+    )
+
+
+def _finish(model: Pix2Pix, writer: RunFolder, monitor: RunMonitor, config: TrainConfig) -> int:
+    """The last step's checkpoint and sample (unless written already) and the generator."""
     final = int(model.step_counter.numpy())
-    saved_steps = [step for step, _ in writer_run.checkpoints()]
+    saved_steps = [step for step, _ in writer.checkpoints()]
     if not saved_steps or saved_steps[-1] != final:
-        writer_run.save_checkpoint(final, model, config.keep_checkpoints)
+        writer.save_checkpoint(final, model, config.keep_checkpoints)
     if final % config.sample_every:
         monitor.write_sample(final)
-    writer_run.save_generator(model.generator)
-    return TrainResult(run, model, config, start, final, monitor.history)
+    writer.save_generator(model.generator)
+    return final
 
 
 def _sharded(dataset, policy=tf.data.experimental.AutoShardPolicy.DATA):

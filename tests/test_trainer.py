@@ -19,7 +19,7 @@ from pix2pix_lib.runs import (
     RunError,
     RunFolder,
     TrainingDiverged,
-    _segments,
+    fit_segments,
     tensorboard_available,
     train,
 )
@@ -140,7 +140,7 @@ def test_linear_decay_is_constant_then_reaches_zero():
     (30, 30, 10, []),
 ])
 def test_segments_cover_every_step_once(start, total, length, expected):
-    assert _segments(start, total, length) == expected
+    assert fit_segments(start, total, length) == expected
 
 
 # --- runs ------------------------------------------------------------------------------------
