@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override any TrainConfig field, e.g. --set l1_weight=10 "
                             "--set receptive_field=16 (repeatable)")
     train.add_argument("--precision", choices=PRECISIONS,
-                       help="auto (default): mixed fp16 on a GPU, fp32 on a CPU")
+                       help="auto (default): mixed fp16 on a GPU; on a CPU mixed bf16 where "
+                            "it has bf16 instructions, else fp32")
     train.add_argument("--xla", choices=("auto", "on", "off"),
                        help="XLA compilation; auto (default): on for a GPU, off on a CPU")
     train.add_argument("--on-bad", choices=("raise", "skip"), default="raise",

@@ -88,7 +88,9 @@ class TrainConfig:
     sample_every: int = 500
     keep_checkpoints: int = 3
     num_samples: int = 4
-    # --- hardware ("auto": mixed fp16 + XLA on a GPU, fp32 without XLA on a CPU; see hardware.py)
+    # --- hardware: "auto" / None are resolved for the devices found (hardware.py): mixed fp16
+    # and XLA on a GPU; on a CPU no XLA, and mixed bf16 where it has bf16 instructions
+    # (avx512_bf16, AMX), float32 elsewhere
     precision: str = "auto"
     jit_compile: bool | None = None
 

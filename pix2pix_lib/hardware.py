@@ -132,14 +132,22 @@ def resolve_jit(jit_compile: bool | None, on_gpu: bool) -> bool:
     return on_gpu if jit_compile is None else bool(jit_compile)
 
 
+def resolve_for_devices(precision: str, jit_compile: bool | None,
+                        gpus: tuple[str, ...] | None = None) -> tuple[str, bool]:
+    """(precision, jit_compile) with "auto" / None resolved for the GPUs found (or `gpus`).
+
+    The one place the config's automatic choices are made: `plan_hardware` (what
+    `runs.train` uses) and `trainer.build_pix2pix` both ask it.
+    """
+    on_gpu = bool(gpu_names() if gpus is None else gpus)
+    return resolve_precision(precision, on_gpu), resolve_jit(jit_compile, on_gpu)
+
+
 def plan_hardware(precision: str, jit_compile: bool | None,
                   strategy: tf.distribute.Strategy | None = None) -> HardwarePlan:
     """Detect devices and resolve the config's "auto" choices into one HardwarePlan."""
     strategy = strategy or choose_strategy()
     gpus = gpu_names()
-    return HardwarePlan(
-        strategy=strategy,
-        gpus=gpus,
-        precision=resolve_precision(precision, bool(gpus)),
-        jit_compile=resolve_jit(jit_compile, bool(gpus)),
-    )
+    precision, jit_compile = resolve_for_devices(precision, jit_compile, gpus)
+    return HardwarePlan(strategy=strategy, gpus=gpus, precision=precision,
+                        jit_compile=jit_compile)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 from pix2pix_lib.config import PRECISION_POLICIES, UPDATE_ORDERS, TrainConfig
+from pix2pix_lib.hardware import resolve_for_devices
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
     encoder_decoder_generator,
@@ -319,13 +320,17 @@ def build_pix2pix(
 ) -> Pix2Pix:
     """G, D and both optimizers for `config`, compiled and ready for `fit`.
 
-    precision / jit_compile: the resolved choices (`pix2pix_lib.hardware`); by default the
-    config's own, with "auto" meaning fp32 without XLA (a CPU). Call inside `strategy.scope()`
-    to train on several replicas; `replicas` > 1 switches BatchNorm to synchronized statistics,
+    precision / jit_compile: the resolved choices; by default the config's own, with "auto"
+    resolved for this machine's devices exactly as `runs.train` resolves it
+    (`hardware.resolve_for_devices`: mixed fp16 and XLA on a GPU; on a CPU no XLA, and mixed
+    bf16 where it has bf16 instructions, float32 elsewhere). Call inside `strategy.scope()` to
+    train on several replicas; `replicas` > 1 switches BatchNorm to synchronized statistics,
     without which each replica's moving statistics drift apart.
     """
-    precision = precision or ("fp32" if config.precision == "auto" else config.precision)
-    jit_compile = bool(config.jit_compile) if jit_compile is None else jit_compile
+    if precision is None or jit_compile is None:
+        resolved = resolve_for_devices(config.precision, config.jit_compile)
+        precision = precision or resolved[0]
+        jit_compile = resolved[1] if jit_compile is None else jit_compile
     sync = replicas > 1
     with precision_policy(precision):
         model = Pix2Pix(

@@ -12,8 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from pix2pix_lib.config import profile
+from pix2pix_lib.config import PRECISION_POLICIES, profile
 from pix2pix_lib.data import load_pairs_numpy, resolve_dataset
+from pix2pix_lib.hardware import plan_hardware
 from pix2pix_lib.losses import generator_loss
 from pix2pix_lib.runs import (
     RunError,
@@ -121,6 +122,16 @@ def test_fp16_step_uses_loss_scaling_and_stays_finite():
     assert model.generator.layers[-1].compute_dtype == "float32"
     logs = model.train_step(random_batch())
     assert all(np.isfinite(float(v)) for v in logs.values())
+    assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
+
+
+def test_auto_precision_is_resolved_as_train_resolves_it():
+    """build_pix2pix and runs.train agree: both resolve "auto" for the devices found."""
+    plan = plan_hardware("auto", None)
+    model = build_pix2pix(smoke(), total_steps=10)
+    conv = model.generator.get_layer("down1").layers[0]
+    assert conv.dtype_policy.name == PRECISION_POLICIES[plan.precision]
+    assert model.jit_compile == plan.jit_compile
     assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
 
 
