@@ -34,7 +34,7 @@ from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig, profile
 from pix2pix_lib.hardware import cpu_has_fast_bf16
 from pix2pix_lib.losses import discriminator_loss, generator_loss
-from pix2pix_lib.models import _leaf_layers
+from pix2pix_lib.models import leaf_layers
 from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import build_pix2pix
 
@@ -74,7 +74,7 @@ def matmul_gflops(dtype: str = "float32", n: int = 2048, windows: int = 5,
 def forward_flops(model: keras.Model) -> int:
     """Multiply-adds x 2 of every (transposed) convolution of one forward pass, batch 1."""
     total = 0
-    for layer in _leaf_layers(model):
+    for layer in leaf_layers(model):
         if isinstance(layer, keras.layers.Conv2DTranspose):
             _, h, w, c_in = layer.input.shape
             k = np.prod(layer.kernel_size)
@@ -133,7 +133,7 @@ def _batch(config: TrainConfig, seed: int = 0):
             tf.constant(rng.uniform(-1, 1, shape), tf.float32))
 
 
-def _median_ms(stamps: list[float], steps: int) -> float:
+def median_ms(stamps: list[float], steps: int) -> float:
     """Median ms/step over consecutive windows; the first (warm-up) interval is dropped."""
     intervals = np.diff(stamps)[1:]
     return float(np.median(intervals) / steps * 1000)
@@ -160,7 +160,7 @@ def time_ours(config: TrainConfig, steps: int, windows: int) -> float:
     stamps = _WindowStamps(steps)
     model.fit(dataset, steps_per_epoch=steps * (windows + 1), epochs=1, verbose=0,
               callbacks=[stamps], shuffle=False)
-    return _median_ms(stamps.stamps, steps)
+    return median_ms(stamps.stamps, steps)
 
 
 def _losses_fn(config: TrainConfig, generator, discriminator):
@@ -231,7 +231,7 @@ def time_loop(step, batch, steps: int, windows: int) -> float:
             out = step(*batch)
         np.asarray(tf.nest.flatten(out)[0])  # wait for the window's last step
         stamps.append(time.perf_counter())
-    return _median_ms(stamps, steps)
+    return median_ms(stamps, steps)
 
 
 def time_classic(config: TrainConfig, steps: int, windows: int) -> float:
@@ -267,7 +267,7 @@ def time_train_command(config: TrainConfig, steps: int, windows: int) -> tuple[f
         result.run.save_checkpoint(total + 1, result.model, keep=10)
         checkpoint_s = time.perf_counter() - started
         sample_s = _time_sample(result, run_config)
-    loop_ms = _median_ms(stamps.stamps, steps)
+    loop_ms = median_ms(stamps.stamps, steps)
     amortised = 1000 * (checkpoint_s / config.checkpoint_every + sample_s / config.sample_every)
     return loop_ms + amortised, {"loop_ms": loop_ms, "checkpoint_s": checkpoint_s,
                                  "sample_s": sample_s, "amortised_ms": amortised}

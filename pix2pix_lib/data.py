@@ -61,6 +61,7 @@ __all__ = [
     "to_float",
     "to_uint8",
     "jitter_size",
+    "resize",
     "random_jitter",
     "make_train_dataset",
     "make_eval_dataset",
@@ -179,26 +180,31 @@ def jitter_size(image_size: int) -> int:
     return (image_size * 286 + 128) // 256
 
 
-def _resize(image, size: int):
-    """Resize (..., H, W, C) to size x size, keeping the dtype (integers are rounded).
+def resize(images, height: int, width: int | None = None):
+    """Resize (..., H, W, C) to height x width (default: square), keeping the dtype (integers
+    are rounded); numpy or tensor in, tensor out.
 
     Bilinear, antialiased when shrinking: plain bilinear would sample only a few source pixels
     of a 600x600 map half shrunk to 256 and alias; when enlarging both filters are the same and
     the plain one is 3x faster. A no-op when the static size already matches, so cached images
-    are not resampled again.
+    are not resampled again. The course's one resize: the training pipeline and
+    `inference.translate` use it alike.
     """
-    if image.shape[-3] == size and image.shape[-2] == size:
-        return image
+    images = tf.convert_to_tensor(images)
+    width = height if width is None else width
+    if images.shape[-3] == height and images.shape[-2] == width:
+        return images
 
-    def resize(antialias):
-        return lambda: tf.image.resize(image, [size, size], _RESIZE_METHOD, antialias=antialias)
+    def resized(antialias):
+        return lambda: tf.image.resize(images, [height, width], _RESIZE_METHOD,
+                                       antialias=antialias)
 
-    shape = tf.shape(image)
-    shrinking = tf.logical_or(shape[-3] > size, shape[-2] > size)
-    resized = tf.cond(shrinking, resize(True), resize(False))
-    if image.dtype.is_integer:
-        return tf.saturate_cast(tf.round(resized), image.dtype)
-    return tf.cast(resized, image.dtype)
+    shape = tf.shape(images)
+    shrinking = tf.logical_or(shape[-3] > height, shape[-2] > width)
+    result = tf.cond(shrinking, resized(True), resized(False))
+    if images.dtype.is_integer:
+        return tf.saturate_cast(tf.round(result), images.dtype)
+    return tf.cast(result, images.dtype)
 
 
 def random_jitter(source, target, image_size: int, seed):
@@ -211,7 +217,7 @@ def random_jitter(source, target, image_size: int, seed):
     """
     size = jitter_size(image_size)
     source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
-    source, target = _resize(source, size), _resize(target, size)
+    source, target = resize(source, size), resize(target, size)
     draws = tf.random.stateless_uniform([3], seed=seed, alg=_RANDOM_ALG)
     room = size - image_size + 1
     top = tf.minimum(tf.cast(draws[0] * room, tf.int32), room - 1)
@@ -238,7 +244,7 @@ def _decode_pair(file_bytes, *, size: int, direction: str, channels: int):
     """
     image = tf.io.decode_image(file_bytes, channels=channels, expand_animations=False)
     source, target = split_pair(image, direction)
-    return _resize(source, size), _resize(target, size)
+    return resize(source, size), resize(target, size)
 
 
 def _stream_seed(seed: int, stream: int, counter):

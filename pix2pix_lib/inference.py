@@ -38,11 +38,11 @@ from PIL import Image
 
 from pix2pix_lib.common import check_whole_number, write_atomically
 from pix2pix_lib.config import TrainConfig
-from pix2pix_lib.data import load_image, split_pair, to_float, to_uint8
+from pix2pix_lib.data import load_image, resize, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
 from pix2pix_lib.pairs import JPEG_EXTENSIONS, is_image_file
 from pix2pix_lib.run_folder import GENERATOR_FILE, RunFolder
-from pix2pix_lib.tf_quiet import keras, tf
+from pix2pix_lib.tf_quiet import keras
 
 __all__ = [
     "GENERATOR_FILE",
@@ -285,21 +285,14 @@ def _batch_runner(generator: keras.Model, *, paper_mode: bool, batch_size: int):
     return run
 
 
-def _resize(images, height: int, width: int) -> tf.Tensor:
-    """Bilinear resize of float (N, H, W, C), antialiased when shrinking (as the data pipeline)."""
-    images = tf.convert_to_tensor(images, tf.float32)
-    shrinking = images.shape[1] > height or images.shape[2] > width
-    return tf.image.resize(images, [height, width], "bilinear", antialias=shrinking)
-
-
 def _translate_resized(images: list[np.ndarray], size: int, run) -> list[np.ndarray]:
     """The resize strategy for several images: one batched generator pass for all of them."""
     if not images:
         return []
-    squares = np.stack([_resize(to_float(image)[np.newaxis], size, size)[0] for image in images])
+    squares = np.stack([resize(to_float(image)[np.newaxis], size, size)[0] for image in images])
     generated = run(squares)
     return [
-        to_uint8(_resize(output[np.newaxis], *image.shape[:2])[0].numpy())
+        to_uint8(resize(output[np.newaxis], *image.shape[:2])[0].numpy())
         for output, image in zip(generated, images, strict=True)
     ]
 
@@ -338,7 +331,7 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
     height, width = image.shape[:2]
     pixels = to_float(image)
     if scale != 1.0:
-        pixels = _resize(pixels[np.newaxis], *_scaled_size(height, width, scale))[0].numpy()
+        pixels = resize(pixels[np.newaxis], *_scaled_size(height, width, scale))[0].numpy()
     scaled_h, scaled_w = pixels.shape[:2]
     pixels = _pad_to(pixels, size)
     corners = [
@@ -356,7 +349,7 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
         weight[top : top + size, left : left + size] += window
     blended = (total / weight)[:scaled_h, :scaled_w]
     if (scaled_h, scaled_w) != (height, width):
-        blended = _resize(blended[np.newaxis], height, width)[0].numpy()
+        blended = resize(blended[np.newaxis], height, width)[0].numpy()
     return to_uint8(blended)
 
 

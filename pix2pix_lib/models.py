@@ -66,7 +66,10 @@ __all__ = [
     "downsample",
     "encoder_decoder_generator",
     "format_table",
+    "call_restoring",
     "generate",
+    "graphviz_available",
+    "leaf_layers",
     "model_summary_table",
     "norm_layer",
     "patchgan_discriminator",
@@ -492,11 +495,11 @@ def patchgan_discriminator(
 # --------------------------------------------------------------------------------------------
 
 
-def _leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+def leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
     """The layers of a (nested) model in call order; our models are chains of blocks."""
     if isinstance(layer, keras.Model):
         for sub in layer.layers:
-            yield from _leaf_layers(sub)
+            yield from leaf_layers(sub)
     else:
         yield layer
 
@@ -536,7 +539,7 @@ def _receptive_field_steps(layer: keras.layers.Layer, field: int, jump: int) -> 
     backward form r_in = r_out * stride + (kernel - stride) walked from the output. Padding
     shifts the window but never changes its size.
     """
-    for leaf in _leaf_layers(layer):
+    for leaf in leaf_layers(layer):
         window = _window(leaf)
         if window is not None:
             kernel, stride = window
@@ -560,6 +563,22 @@ def receptive_field(model: keras.Model) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def call_restoring(variables, function, *args, **kwargs):
+    """function(*args, **kwargs), with `variables` set back to their values from before it.
+
+    The values are read before the call and assigned back after it; the reads and writes are
+    ordinary ops ordered by data and control dependencies (the writes wait for every output),
+    so this also works inside a tf.function and creates no variable.
+    """
+    variables = list(variables)
+    saved = [tf.identity(tf.convert_to_tensor(variable)) for variable in variables]
+    outputs = function(*args, **kwargs)
+    with tf.control_dependencies(tf.nest.flatten(outputs)):
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(value)
+    return outputs
+
+
 def _call_keeping_state(generator: keras.Model, source: tf.Tensor) -> tf.Tensor:
     """generator(source, training=True) with every weight left as it was.
 
@@ -567,18 +586,10 @@ def _call_keeping_state(generator: keras.Model, source: tf.Tensor) -> tf.Tensor:
     wants at test time, but it also folds them into its moving mean and variance, so each such
     "inference" call silently changes the model. We read the non-trainable weights (the moving
     statistics; a forward pass changes nothing else) before the call and assign them back after
-    it. The reads and writes are ordinary ops ordered by data and control dependencies, so this
-    also works inside a tf.function and creates no variable. Dropout's random-seed state is not
-    a weight (`non_trainable_weights` excludes it) and keeps advancing, so each call draws a
-    fresh dropout mask, as in the paper.
+    it (`call_restoring`). Dropout's random-seed state is not a weight (`non_trainable_weights`
+    excludes it) and keeps advancing, so each call draws a fresh dropout mask, as in the paper.
     """
-    state = list(generator.non_trainable_weights)
-    saved = [tf.identity(tf.convert_to_tensor(variable)) for variable in state]
-    outputs = generator(source, training=True)
-    with tf.control_dependencies(tf.nest.flatten(outputs)):
-        for variable, value in zip(state, saved, strict=True):
-            variable.assign(value)
-    return outputs
+    return call_restoring(generator.non_trainable_weights, generator, source, training=True)
 
 
 def generate(generator: keras.Model, source, paper_mode: bool = True) -> tf.Tensor:
@@ -616,7 +627,7 @@ def count_params(model: keras.Model) -> int:
 def _has_upsampling(model: keras.Model) -> bool:
     return any(
         isinstance(leaf, keras.layers.Conv2DTranspose | keras.layers.UpSampling2D)
-        for leaf in _leaf_layers(model)
+        for leaf in leaf_layers(model)
     )
 
 
@@ -666,7 +677,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _graphviz_available() -> bool:
+def graphviz_available() -> bool:
     """True when pydot imports and Graphviz's `dot` runs (what keras.utils.plot_model needs)."""
     try:
         import pydot
@@ -687,7 +698,7 @@ def plot_unet(model: keras.Model, path: str | Path) -> Path | None:
     pydot and Graphviz are optional: the course runs without them, so their absence gives None,
     never an exception. Notebooks fall back to `format_table(model_summary_table(model))`.
     """
-    if not _graphviz_available():
+    if not graphviz_available():
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from pix2pix_lib.config import PRECISION_POLICIES, UPDATE_ORDERS, TrainConfig
 from pix2pix_lib.hardware import resolve_for_devices
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
+    call_restoring,
     encoder_decoder_generator,
     generate,
     patchgan_discriminator,
@@ -218,13 +219,8 @@ class Pix2Pix(keras.Model):
         advanced the training RNG, a run resumed from a checkpoint taken just before them would
         draw different training masks than the uninterrupted run. Works eagerly and traced.
         """
-        state = rng_variables(self.generator)
-        saved = [tf.identity(tf.convert_to_tensor(v)) for v in state]
-        generated = generate(self.generator, source, paper_mode=self.paper_inference)
-        with tf.control_dependencies([generated]):
-            for variable, value in zip(state, saved, strict=True):
-                variable.assign(value)
-        return generated
+        return call_restoring(rng_variables(self.generator), generate, self.generator, source,
+                              paper_mode=self.paper_inference)
 
 
 def rng_variables(model: keras.Model) -> list:
