@@ -352,16 +352,9 @@ def unet_generator(
     blocks, tanh output in [-1, 1]. The input is named "source".
     """
     return _build_generator(
-        skips=True,
-        image_size=image_size,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        base_filters=base_filters,
-        max_filters=max_filters,
-        norm=norm,
-        dropout=dropout,
-        synchronized_batchnorm=synchronized_batchnorm,
-        name="unet_generator",
+        skips=True, image_size=image_size, in_channels=in_channels, out_channels=out_channels,
+        base_filters=base_filters, max_filters=max_filters, norm=norm, dropout=dropout,
+        synchronized_batchnorm=synchronized_batchnorm, name="unet_generator",
     )
 
 
@@ -381,16 +374,9 @@ def encoder_decoder_generator(
     Everything must pass through the 1x1 bottleneck, which is why its results are blurrier.
     """
     return _build_generator(
-        skips=False,
-        image_size=image_size,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        base_filters=base_filters,
-        max_filters=max_filters,
-        norm=norm,
-        dropout=dropout,
-        synchronized_batchnorm=synchronized_batchnorm,
-        name="encoder_decoder_generator",
+        skips=False, image_size=image_size, in_channels=in_channels, out_channels=out_channels,
+        base_filters=base_filters, max_filters=max_filters, norm=norm, dropout=dropout,
+        synchronized_batchnorm=synchronized_batchnorm, name="encoder_decoder_generator",
     )
 
 
