@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import changed, snapshot
 
 from pix2pix_lib import models
 from pix2pix_lib.tf_quiet import keras, tf
@@ -24,14 +25,11 @@ PATCHGAN_PARAMS = {1: 9_217, 16: 139_777, 70: 2_770_433, 286: 11_163_137}
 
 
 def weights_snapshot(model) -> list[np.ndarray]:
-    return [np.array(weight.numpy(), copy=True) for weight in model.weights]
+    return snapshot(model.weights)
 
 
-def same_weights(model, snapshot) -> bool:
-    return all(
-        np.array_equal(before, weight.numpy())
-        for before, weight in zip(snapshot, model.weights, strict=True)
-    )
+def same_weights(model, before) -> bool:
+    return not any(changed(before, model.weights))
 
 
 def rows_by_block(model) -> dict[str, dict]:
