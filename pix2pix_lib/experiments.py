@@ -34,7 +34,7 @@ from pix2pix_lib.inference import load_run
 from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run
 from pix2pix_lib.models import generate
 from pix2pix_lib.run_folder import RunFolder
-from pix2pix_lib.runs import train
+from pix2pix_lib.runs import changed_settings, train
 
 __all__ = [
     "PAPER_ABLATIONS",
@@ -43,6 +43,7 @@ __all__ = [
     "loss_terms",
     "paper_ablations",
     "run_ablation",
+    "same_run",
     "slug",
     "variant_outputs",
 ]
@@ -121,9 +122,12 @@ def run_ablation(
     """Train and evaluate each variant: `base_config.replace(**overrides)` in out_root/slug(name).
 
     A folder that already holds a run is resumed (to `steps`, or the config's steps), never
-    overwritten; one that has reached its steps is only evaluated. `steps` overrides the step
-    count of every variant (None: the base config's). `verbose` is passed to `runs.train`;
-    `report` (default `print`, None for silence) gets one line per variant.
+    overwritten; one that has reached its steps is only evaluated. A variant whose folder does
+    not exist yet but whose settings equal those of another run under `out_root` (trained under
+    another name, e.g. by another notebook) uses that run instead of training the same thing
+    twice. `steps` overrides the step count of every variant (None: the base config's).
+    `verbose` is passed to `runs.train`; `report` (default `print`, None for silence) gets one
+    line per variant.
     """
     if not variants:
         raise ValueError("no variants given: pass {name: {TrainConfig field: value, ...}}")
@@ -138,6 +142,8 @@ def run_ablation(
             overrides["steps"] = steps
         config = base_config.replace(**overrides)
         run_dir = out_root / folder
+        if not RunFolder(run_dir).is_run():
+            run_dir = same_run(out_root, config) or run_dir
         start = time.perf_counter()
         trained = train(config, data, run_dir, resume=RunFolder(run_dir).is_run(),
                         verbose=verbose)
@@ -157,6 +163,24 @@ def run_ablation(
                    f"L1 {result.metrics['l1']:.4f}  map acc. {result.metrics['map_accuracy']:.3f}"
                    f"  -> {run_dir}")
     return results
+
+
+def same_run(out_root, config: TrainConfig) -> Path | None:
+    """A run folder directly under `out_root` trained with `config`'s settings (steps aside)."""
+    out_root = Path(out_root)
+    if not out_root.is_dir():
+        return None
+    for candidate in sorted(out_root.iterdir()):
+        run = RunFolder(candidate)
+        if not run.is_run():
+            continue
+        try:
+            saved = TrainConfig.load(run.config_path)
+        except (OSError, ValueError):  # an unreadable config is not a match
+            continue
+        if not changed_settings(saved, config):
+            return candidate
+    return None
 
 
 def _cell(value: float, digits: int) -> str:

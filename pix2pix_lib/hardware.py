@@ -6,6 +6,8 @@ Defaults chosen by measurement (see the README's "Hardware" section):
   mixed_bfloat16 where it has bf16 matmul instructions (avx512_bf16 or AMX: the step runs
   ~1.5x faster and the `quick` profile's val L1 came within 3% of float32's, 0.0675 vs
   0.0658), float32 elsewhere (mixed fp16 is slow on CPUs).
+  The environment variable PIX2PIX_PRECISION (fp32, bf16 or fp16) replaces "auto" for every
+  run of the process, e.g. to time a lesson on a bf16 CPU as it runs on a laptop without bf16.
 * XLA (jit_compile) "auto": on for a GPU, off on a CPU, where it made the textbook step slower
   (~712 vs ~660 ms) and used more memory (2.4 vs 2.0 GiB).
 * distribution: several GPUs -> MirroredStrategy; a TF_CONFIG naming several workers ->
@@ -22,7 +24,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from pix2pix_lib.config import PRECISION_POLICIES
+from pix2pix_lib.config import PRECISION_POLICIES, PRECISIONS
 from pix2pix_lib.tf_quiet import tf
 
 
@@ -128,26 +130,45 @@ def resolve_precision(precision: str, on_gpu: bool, fast_bf16: bool | None = Non
     return "bf16" if (cpu_has_fast_bf16() if fast_bf16 is None else fast_bf16) else "fp32"
 
 
+PRECISION_VARIABLE = "PIX2PIX_PRECISION"
+
+
+def precision_from_environment(environ) -> str:
+    """PIX2PIX_PRECISION's value when set (fp32, bf16 or fp16), else "auto"."""
+    value = environ.get(PRECISION_VARIABLE, "").strip() or "auto"
+    if value not in PRECISIONS:
+        raise ValueError(f"{PRECISION_VARIABLE}={value!r} is not one of {', '.join(PRECISIONS)}; "
+                         "set it to one of them or unset it.")
+    return value
+
+
 def resolve_jit(jit_compile: bool | None, on_gpu: bool) -> bool:
     return on_gpu if jit_compile is None else bool(jit_compile)
 
 
 def resolve_for_devices(precision: str, jit_compile: bool | None,
-                        gpus: tuple[str, ...] | None = None) -> tuple[str, bool]:
+                        gpus: tuple[str, ...] | None = None,
+                        environ=os.environ) -> tuple[str, bool]:
     """(precision, jit_compile) with "auto" / None resolved for the GPUs found (or `gpus`).
 
-    The one place the config's automatic choices are made: `plan_hardware` (what
-    `runs.train` uses) and `trainer.build_pix2pix` both ask it.
+    "auto" precision is PIX2PIX_PRECISION's value when that is set. The one place the config's
+    automatic choices are made: `plan_hardware` (what `runs.train` uses) and
+    `trainer.build_pix2pix` both ask it.
     """
+    if precision == "auto":
+        precision = precision_from_environment(environ)
     on_gpu = bool(gpu_names() if gpus is None else gpus)
     return resolve_precision(precision, on_gpu), resolve_jit(jit_compile, on_gpu)
 
 
 def plan_hardware(precision: str, jit_compile: bool | None,
-                  strategy: tf.distribute.Strategy | None = None) -> HardwarePlan:
+                  strategy: tf.distribute.Strategy | None = None,
+                  environ=os.environ) -> HardwarePlan:
     """Detect devices and resolve the config's "auto" choices into one HardwarePlan."""
+    if precision == "auto":  # a bad PIX2PIX_PRECISION is refused before any device is set up
+        precision = precision_from_environment(environ)
     strategy = strategy or choose_strategy()
     gpus = gpu_names()
-    precision, jit_compile = resolve_for_devices(precision, jit_compile, gpus)
+    precision, jit_compile = resolve_for_devices(precision, jit_compile, gpus, environ)
     return HardwarePlan(strategy=strategy, gpus=gpus, precision=precision,
                         jit_compile=jit_compile)

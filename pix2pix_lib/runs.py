@@ -155,12 +155,18 @@ def fit_segments(start: int, total: int, length: int) -> list[tuple[int, int, in
     return segments
 
 
-def _check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
-    changed = [
+def changed_settings(saved: TrainConfig, requested: TrainConfig) -> list[str]:
+    """The settings that make `requested` a different training run from `saved` ("name: a ->
+    b"); the step count and bookkeeping intervals (RESUMABLE_FIELDS) do not count."""
+    return [
         f"{name}: {getattr(saved, name)!r} -> {getattr(requested, name)!r}"
         for name in saved.to_dict()
         if name not in RESUMABLE_FIELDS and getattr(saved, name) != getattr(requested, name)
     ]
+
+
+def _check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
+    changed = changed_settings(saved, requested)
     if changed:
         raise RunError(
             "A resumed run keeps its configuration; these settings differ from its config.json: "

@@ -53,6 +53,17 @@ def test_a_second_call_resumes_instead_of_overwriting(ablation, tiny_maps):
 
 
 @pytest.mark.slow
+def test_a_variant_with_the_same_settings_reuses_the_run_under_another_name(ablation, tiny_maps):
+    """Notebook 07's "L1+cGAN (paper)" is notebook 04's "λ=100 (paper)": trained once."""
+    _, out_root, results, _ = ablation
+    again = experiments.run_ablation({"λ=100 (paper)": {"l1_weight": 100.0}}, tiny_maps,
+                                     out_root, tiny_config(), report=None)
+    assert again[0].run_dir == results[0].run_dir and again[0].steps_trained == 0
+    assert experiments.same_run(out_root, tiny_config(l1_weight=10.0)) is None
+    assert not (out_root / "lambda-100-paper").exists()
+
+
+@pytest.mark.slow
 def test_outputs_and_loss_terms_for_the_figures(ablation, tiny_maps):
     _, _, results, _ = ablation
     _, val = resolve_dataset(tiny_maps)

@@ -21,6 +21,13 @@ def test_auto_choices_follow_the_device():
     assert resolve_precision("fp32", on_gpu=False, fast_bf16=True) == "fp32"
 
 
+def test_pix2pix_precision_replaces_auto_only():
+    assert plan_hardware("auto", None, environ={"PIX2PIX_PRECISION": "fp32"}).precision == "fp32"
+    assert plan_hardware("bf16", None, environ={"PIX2PIX_PRECISION": "fp32"}).precision == "bf16"
+    with pytest.raises(ValueError, match="PIX2PIX_PRECISION='fp64'"):
+        plan_hardware("auto", None, environ={"PIX2PIX_PRECISION": "fp64"})
+
+
 def test_fast_bf16_is_read_from_the_cpu_flags():
     assert cpu_has_fast_bf16({"avx512f", "avx512_bf16"})
     assert cpu_has_fast_bf16({"amx_bf16", "amx_tile"})
