@@ -112,6 +112,12 @@ def test_auto_precision_is_resolved_as_train_resolves_it():
     assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
 
 
+def test_pix2pix_precision_reaches_build_pix2pix(monkeypatch):
+    monkeypatch.setenv("PIX2PIX_PRECISION", "fp32")
+    model = build_pix2pix(smoke(), total_steps=10)
+    assert model.generator.get_layer("down1").layers[0].dtype_policy.name == "float32"
+
+
 def test_linear_decay_is_constant_then_reaches_zero():
     schedule = LinearDecay(2e-4, total_steps=100, decay_fraction=0.5)
     values = [float(schedule(step)) for step in (0, 49, 50, 75, 100, 120)]
