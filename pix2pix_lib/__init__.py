@@ -1,16 +1,32 @@
 """pix2pix_lib: the tested library behind the pix2pix course.
 
-Modules, in the order data flows through them (no module imports one further down this chain):
+Modules, in the order data flows through them (no module imports one further down this list):
 
-    config    TrainConfig and the named profiles (smoke, quick, paper, seed)
-    data      scan/validate paired images, split, tf.data pipelines, the paper's jitter
-    datasets  the official datasets (download) and the offline synthetic maps generator
-    models    encoder/decoder blocks, U-Net and encoder-decoder generators, PatchGAN
-    losses    the pix2pix generator and discriminator losses
-    trainer   Pix2Pix(keras.Model), run folders, checkpoints and exact resume
-    cli       the `pix2pix` command
+    common       small shared helpers: atomic writes, aligned text tables, whole-number checks
+    config       TrainConfig, its allowed values (the enums) and the named profiles
+    tf_quiet     TensorFlow and Keras, imported quietly (notebooks import them from here too)
+    pairs        pair files without TensorFlow: find, check, split into train and val
+    datasets     the official archives (download, safe extraction) and the synthetic maps
+    hardware     devices, distribution strategy, what "auto" precision and XLA become
+    data         pixels: load, halves, value ranges, the paper's jitter, tf.data pipelines
+    models       U-Net and encoder-decoder generators, PatchGAN, paper-mode inference
+    losses       the pix2pix objective: D's loss and G's total (gan_weight x GAN + l1_weight x L1)
+    optimizers   FusedAdam: Keras' Adam with TensorFlow's one-pass update
+    trainer      Pix2Pix(keras.Model): the training step, and the builders from a config
+    run_folder   RunFolder: a run folder's layout, checkpoints, samples, history (no TensorFlow)
+    runs         `train`: a run folder trained with `fit`, exactly resumable
+    inference    a trained generator on anyone's images; export for plain TensorFlow
+    metrics      L1, PSNR, SSIM, map accuracy, realism, next to baselines
+    experiments  the paper's ablations at classroom scale
+    classic      the classic Keras train_on_batch recipe, kept to show its traps
+    bench        training throughput: our step beside the reference loops
+    viz          figures for the notebooks (matplotlib, no pyplot)
+    widgets      interactive explorers for the notebooks (ipywidgets)
+    course       what a notebook runs on: profile, dataset, machine
+    cli          the `pix2pix` command
 
-Importing the package itself does not import TensorFlow; the modules that need it do.
+(`_tf` is the old name of `tf_quiet`, kept for older notebooks.) Importing the package itself
+does not import TensorFlow; the modules that need it do.
 """
 
 __version__ = "0.1.0"

@@ -1,64 +1,8 @@
-"""Import TensorFlow once, quietly, and check that it is a version this course supports.
+"""Old name of `pix2pix_lib.tf_quiet`, kept so that older notebooks keep working.
 
-Every module of the library gets `tf` and `keras` from here, for two reasons:
-
-* TensorFlow's native start-up chatter ("All log messages before absl::InitializeLog()...",
-  "oneDNN custom operations are on...") is written to file descriptor 2 by C++ code, so neither
-  `TF_CPP_MIN_LOG_LEVEL` nor Python's `warnings` stop all of it, and Jupyter shows it as a red
-  stderr box in the first cell. We point fd 2 at /dev/null for the duration of the import only.
-* Cloud notebooks often come with an older TensorFlow; Keras 3 (TF >= 2.16) is required, and a
-  clear message beats an AttributeError deep inside a model.
+New code: `from pix2pix_lib.tf_quiet import keras, tf`.
 """
 
-from __future__ import annotations
+from pix2pix_lib.tf_quiet import MIN_TF_VERSION, keras, tf
 
-import contextlib
-import os
-import sys
-
-MIN_TF_VERSION = (2, 16)
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Redirect the process-level stderr (fd 2) to /dev/null, restoring it afterwards."""
-    try:
-        sys.stderr.flush()
-        saved_fd = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (some embedded interpreters): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved_fd, 2)
-        os.close(saved_fd)
-
-
-def _import_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        with _stderr_silenced():
-            import tensorflow as tf_module
-    except ImportError as error:
-        raise ImportError(
-            "pix2pix_lib needs TensorFlow >= 2.16 (Keras 3), which is not installed. Install "
-            "it with `pip install 'tensorflow>=2.16'` (or `pip install 'tensorflow-cpu>=2.16'` on"
-            " a machine without a GPU), or run `make install` from the project folder."
-        ) from error
-    version = tuple(int(part) for part in tf_module.__version__.split(".")[:2] if part.isdigit())
-    if version < MIN_TF_VERSION:
-        raise ImportError(
-            f"pix2pix_lib needs TensorFlow >= 2.16 (Keras 3); this environment has "
-            f"{tf_module.__version__}. Upgrade with `pip install -U 'tensorflow>=2.16'` and "
-            "restart the kernel (on Colab/Paperspace: Runtime > Restart)."
-        )
-    return tf_module
-
-
-tf = _import_tensorflow()
-import keras  # noqa: E402  (Keras 3 comes with TF >= 2.16; imported after TF so its chatter is gone)
-
-__all__ = ["tf", "keras"]
+__all__ = ["MIN_TF_VERSION", "keras", "tf"]

@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig, profile
 from pix2pix_lib.hardware import cpu_has_fast_bf16
 from pix2pix_lib.losses import discriminator_loss, generator_loss
-from pix2pix_lib.models import _leaf_layers
+from pix2pix_lib.models import leaf_layers
+from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import build_pix2pix
 
 
@@ -73,7 +74,7 @@ def matmul_gflops(dtype: str = "float32", n: int = 2048, windows: int = 5,
 def forward_flops(model: keras.Model) -> int:
     """Multiply-adds x 2 of every (transposed) convolution of one forward pass, batch 1."""
     total = 0
-    for layer in _leaf_layers(model):
+    for layer in leaf_layers(model):
         if isinstance(layer, keras.layers.Conv2DTranspose):
             _, h, w, c_in = layer.input.shape
             k = np.prod(layer.kernel_size)
@@ -132,7 +133,7 @@ def _batch(config: TrainConfig, seed: int = 0):
             tf.constant(rng.uniform(-1, 1, shape), tf.float32))
 
 
-def _median_ms(stamps: list[float], steps: int) -> float:
+def median_ms(stamps: list[float], steps: int) -> float:
     """Median ms/step over consecutive windows; the first (warm-up) interval is dropped."""
     intervals = np.diff(stamps)[1:]
     return float(np.median(intervals) / steps * 1000)
@@ -159,7 +160,7 @@ def time_ours(config: TrainConfig, steps: int, windows: int) -> float:
     stamps = _WindowStamps(steps)
     model.fit(dataset, steps_per_epoch=steps * (windows + 1), epochs=1, verbose=0,
               callbacks=[stamps], shuffle=False)
-    return _median_ms(stamps.stamps, steps)
+    return median_ms(stamps.stamps, steps)
 
 
 def _losses_fn(config: TrainConfig, generator, discriminator):
@@ -168,8 +169,9 @@ def _losses_fn(config: TrainConfig, generator, discriminator):
         generated = generator(source, training=True)
         real = discriminator([source, target], training=True)
         fake = discriminator([source, generated], training=True)
-        g = generator_loss(fake, generated, target, l1_weight=config.l1_weight)
-        return g.total, discriminator_loss(real, fake)
+        g = generator_loss(fake, generated, target, l1_weight=config.l1_weight,
+                           gan_mode=config.gan_mode, gan_weight=config.gan_weight)
+        return g.total, discriminator_loss(real, fake, gan_mode=config.gan_mode)
 
     return losses
 
@@ -229,7 +231,7 @@ def time_loop(step, batch, steps: int, windows: int) -> float:
             out = step(*batch)
         np.asarray(tf.nest.flatten(out)[0])  # wait for the window's last step
         stamps.append(time.perf_counter())
-    return _median_ms(stamps, steps)
+    return median_ms(stamps, steps)
 
 
 def time_classic(config: TrainConfig, steps: int, windows: int) -> float:
@@ -265,7 +267,7 @@ def time_train_command(config: TrainConfig, steps: int, windows: int) -> tuple[f
         result.run.save_checkpoint(total + 1, result.model, keep=10)
         checkpoint_s = time.perf_counter() - started
         sample_s = _time_sample(result, run_config)
-    loop_ms = _median_ms(stamps.stamps, steps)
+    loop_ms = median_ms(stamps.stamps, steps)
     amortised = 1000 * (checkpoint_s / config.checkpoint_every + sample_s / config.sample_every)
     return loop_ms + amortised, {"loop_ms": loop_ms, "checkpoint_s": checkpoint_s,
                                  "sample_s": sample_s, "amortised_ms": amortised}
@@ -493,18 +495,21 @@ def format_report(result: dict) -> str:
             p=("n/a" if result["flops"]["profiler_two_tape_step"] is None
                else f"{result['flops']['profiler_two_tape_step']:.1f}")),
         "",
-        f"{'loop':24s} {'prec':5s} {'batch':>5s} {'ms/step':>8s} {'steps/s':>8s} "
-        f"{'img/s':>7s} {'GFLOP/s':>8s} {'% peak':>7s} {'peak GiB':>8s}",
     ]
+    table = [("loop", "prec", "batch", "ms/step", "steps/s", "img/s", "GFLOP/s", "% peak",
+              "peak GiB")]
     for row in result["rows"]:
         share = row.get("share_of_peak")
-        lines.append(
-            f"{row['loop']:24s} {row['precision']:5s} {row['batch_size']:5d} "
-            f"{row['ms_per_step']:8.0f} {row['steps_per_s']:8.2f} {row['images_per_s']:7.2f} "
-            f"{row.get('gflop_per_s', 0):8.1f} "
-            f"{(f'{100 * share:6.0f}%') if share else '      -'} "
-            f"{row['peak_gib'] or 0:8.2f}"
-        )
+        table.append((
+            row["loop"], row["precision"], str(row["batch_size"]), f"{row['ms_per_step']:.0f}",
+            f"{row['steps_per_s']:.2f}", f"{row['images_per_s']:.2f}",
+            f"{row.get('gflop_per_s', 0):.1f}", f"{100 * share:.0f}%" if share else "-",
+            f"{row['peak_gib'] or 0:.2f}",
+        ))
+    if result["data_images_per_s"]:
+        table.append(("input pipeline alone", "", str(result["batch_size"]), "", "",
+                      f"{result['data_images_per_s']:.0f}"))
+    lines += text_table(table, left_columns=2)
     details = result.get("train_command")
     if details:
         lines.append(f"  (pix2pix train: loop {details['loop_ms']:.0f} ms/step + checkpoint "
@@ -519,9 +524,6 @@ def format_report(result: dict) -> str:
             lines.append(f"  {phase:10s} {entry['ms']:7.0f} ms  {entry['gflop']:5.1f} GFLOP"
                          + (f"  {entry['gflop_per_s']:6.1f} GFLOP/s  {100 * share:3.0f}% peak"
                             if share else ""))
-    if result["data_images_per_s"]:
-        lines.append(f"{'input pipeline alone':24s} {'':5s} {result['batch_size']:5d} "
-                     f"{'':8s} {'':8s} {result['data_images_per_s']:7.0f}")
     lines.append("")
     lines.extend(f"{name}: {value:.2f}x" for name, value in result["ratios"].items())
     return "\n".join(lines)

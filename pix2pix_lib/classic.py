@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
+from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import build_discriminator, build_generator
 
 __all__ = [

@@ -16,7 +16,15 @@ import time
 import typing
 from pathlib import Path
 
-from pix2pix_lib.config import PROFILES, TrainConfig, profile
+from pix2pix_lib.config import (
+    CHANNEL_COUNTS,
+    DIRECTIONS,
+    PRECISIONS,
+    PROFILES,
+    TrainConfig,
+    profile,
+)
+from pix2pix_lib.run_folder import RunFolder
 
 
 def _cmd_synth_maps(args) -> int:
@@ -43,7 +51,7 @@ def _cmd_download(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from pix2pix_lib.data import check_pairs, find_splits
+    from pix2pix_lib.pairs import check_pairs, find_splits
 
     folders = find_splits(args.dir) or {"": Path(args.dir)}
     n_good, bad = 0, []
@@ -100,7 +108,7 @@ def _train_config(args) -> TrainConfig:
         overrides["jit_compile"] = {"auto": None, "on": True, "off": False}[args.xla]
     overrides.update(_parse_setting(text) for text in args.set)
     if args.resume:
-        saved = TrainConfig.load(Path(args.out) / "config.json")
+        saved = TrainConfig.load(RunFolder(args.out).config_path)
         return saved.replace(**overrides)
     return profile(args.profile, **overrides)
 
@@ -220,13 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate every pair in a folder or dataset root")
     check.add_argument("dir")
-    check.add_argument("--channels", type=int, default=3, choices=(1, 3))
+    check.add_argument("--channels", type=int, default=3, choices=CHANNEL_COUNTS)
     check.set_defaults(func=_cmd_check)
 
     train = commands.add_parser("train", help="train pix2pix into a run folder")
     train.add_argument("--data", required=True, help="dataset root (train/ + val/) or a folder")
     train.add_argument("--val-data", help="validation folder (default: DATA/val or a split)")
-    train.add_argument("--direction", choices=("AtoB", "BtoA"))
+    train.add_argument("--direction", choices=DIRECTIONS)
     train.add_argument("--profile", choices=tuple(PROFILES), default="quick")
     train.add_argument("--image-size", type=int)
     length = train.add_mutually_exclusive_group()
@@ -239,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                        help="override any TrainConfig field, e.g. --set l1_weight=10 "
                             "--set receptive_field=16 (repeatable)")
-    train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                       help="auto (default): mixed fp16 on a GPU, fp32 on a CPU")
+    train.add_argument("--precision", choices=PRECISIONS,
+                       help="auto (default): mixed fp16 on a GPU; on a CPU mixed bf16 where "
+                            "it has bf16 instructions, else fp32")
     train.add_argument("--xla", choices=("auto", "on", "off"),
                        help="XLA compilation; auto (default): on for a GPU, off on a CPU")
     train.add_argument("--on-bad", choices=("raise", "skip"), default="raise",

@@ -21,12 +21,18 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-DIRECTIONS = ("AtoB", "BtoA")
+from pix2pix_lib.common import write_atomically
+
+# The allowed values of the fields below: the one definition every other module imports.
+DIRECTIONS = ("AtoB", "BtoA")  # AtoB: the left half of a pair is the source
+CHANNEL_COUNTS = (1, 3)  # grayscale or RGB
 GENERATORS = ("unet", "encoder_decoder")
 NORMS = ("batch", "instance", "none")
 GAN_MODES = ("vanilla", "lsgan")
-RECEPTIVE_FIELDS = (1, 16, 70, 286)
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RECEPTIVE_FIELDS = (1, 16, 70, 286)  # the paper's PixelGAN, PatchGANs and ImageGAN
+# Each resolved precision and the Keras dtype policy it builds layers under.
+PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PRECISIONS = ("auto", *PRECISION_POLICIES)  # "auto": chosen for the devices found (hardware.py)
 LR_SCHEDULES = ("constant", "linear_decay")
 UPDATE_ORDERS = ("simultaneous", "alternating")
 
@@ -82,7 +88,9 @@ class TrainConfig:
     sample_every: int = 500
     keep_checkpoints: int = 3
     num_samples: int = 4
-    # --- hardware ("auto": mixed fp16 + XLA on a GPU, fp32 without XLA on a CPU; see hardware.py)
+    # --- hardware: "auto" / None are resolved for the devices found (hardware.py): mixed fp16
+    # and XLA on a GPU; on a CPU no XLA, and mixed bf16 where it has bf16 instructions
+    # (avx512_bf16, AMX), float32 elsewhere
     precision: str = "auto"
     jit_compile: bool | None = None
 
@@ -155,10 +163,8 @@ class TrainConfig:
 
     def save(self, path: str | Path) -> None:
         """Write config.json atomically (temporary name, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomically(path, lambda tmp: tmp.write_text(text))
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:

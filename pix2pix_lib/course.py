@@ -40,6 +40,7 @@ from pathlib import Path
 
 from pix2pix_lib import datasets
 from pix2pix_lib.config import PROFILES, TrainConfig, profile
+from pix2pix_lib.pairs import count_images
 
 __all__ = [
     "DATASET_CHOICES",
@@ -57,8 +58,6 @@ PROFILE_CHOICES = ("auto", *PROFILES)
 DATASET_CHOICES = ("auto", "synthetic", "maps")  # or a path to a folder of pairs
 DATA_ROOT = "../data"
 RUNS_ROOT = "../runs"
-
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,8 @@ class RunSettings:
             f"Profile: {self.profile} ({cfg.image_size} px, G/D filters "
             f"{cfg.g_filters}/{cfg.d_filters}, batch {cfg.batch_size}, {length})",
             f"Data:    {self.dataset} in {self.data_dir} "
-            f"({_count_images(self.data_dir / 'train')} train / "
-            f"{_count_images(self.data_dir / 'val')} val pairs)",
+            f"({count_images(self.data_dir / 'train')} train / "
+            f"{count_images(self.data_dir / 'val')} val pairs)",
             f"Device:  {self.device}",
         ]
         lines += [f"Note:    {note}" for note in self.notes]
@@ -127,7 +126,7 @@ def gpu_names() -> tuple[str, ...]:
 
 def environment_report() -> dict[str, object]:
     """Python, TensorFlow and Keras versions, GPUs and CPU cores, for the setup notebook."""
-    from pix2pix_lib._tf import keras, tf
+    from pix2pix_lib.tf_quiet import keras, tf
 
     return {
         "python": platform.python_version(),
@@ -154,14 +153,8 @@ def network_available(url: str = datasets.DATASETS["maps"].url, timeout: float =
 # --------------------------------------------------------------------------------------------
 
 
-def _count_images(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    return sum(1 for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-
-
 def _is_complete(folder: Path) -> bool:
-    return _count_images(folder / "train") > 0 and _count_images(folder / "val") > 0
+    return count_images(folder / "train") > 0 and count_images(folder / "val") > 0
 
 
 def ensure_synthetic_maps(profile_name: str, data_root: str | os.PathLike = DATA_ROOT) -> Path:
@@ -237,46 +230,10 @@ def choose_run_settings(
             f"PIX2PIX_PROFILE={profile_name!r} is not one of {', '.join(PROFILE_CHOICES)}."
         )
     gpus = gpu_names() if gpus is None else tuple(gpus)
-    if isinstance(network, bool):
-        network_answer = network
-        network = lambda: network_answer  # noqa: E731
-    elif network is None:
-        network = network_available
     notes: list[str] = []
-
-    if profile_name == "auto":
-        profile_name = "seed" if gpus else "quick"
-        notes.append(
-            "A GPU was found: the `seed` profile (the classic 10-epoch run at 256 px)."
-            if gpus else
-            "No GPU found: the `quick` profile (128 px, sized for a CPU). On a GPU the default "
-            "is `seed`; set PIX2PIX_PROFILE to choose."
-        )
-
-    root = Path(data_root)
-    data_dir: Path | None = None
-    if dataset == "auto":
-        dataset = "maps" if gpus and profile_name != "smoke" else "synthetic"
-        if dataset == "synthetic":
-            notes.append(
-                "Synthetic maps (generated offline on first use). The real maps dataset is "
-                "used by default on a GPU; set PIX2PIX_DATASET=maps to download it (246 MB)."
-            )
-    if dataset == "maps":
-        data_dir = _maps_or_none(root, network, notes)
-        if data_dir is None:
-            dataset = "synthetic"
-    elif dataset not in DATASET_CHOICES:
-        folder = Path(dataset).expanduser()
-        if not folder.is_dir():
-            raise ValueError(
-                f"PIX2PIX_DATASET={dataset!r} is neither one of {', '.join(DATASET_CHOICES)} "
-                "nor an existing folder of pairs."
-            )
-        data_dir, dataset = folder, "folder"
-    if dataset == "synthetic":
-        data_dir = ensure_synthetic_maps(profile_name, root)
-
+    profile_name = _choose_profile(profile_name, gpus, notes)
+    dataset, data_dir = _choose_dataset(dataset, profile_name, gpus, Path(data_root),
+                                        _network_check(network), notes)
     settings = RunSettings(
         profile=profile_name,
         dataset=dataset,
@@ -289,3 +246,50 @@ def choose_run_settings(
     if verbose:
         print(settings.describe())
     return settings
+
+
+def _network_check(network: Callable[[], bool] | bool | None) -> Callable[[], bool]:
+    """`network` as a question to ask only when needed (a fixed answer, or the real check)."""
+    if isinstance(network, bool):
+        return lambda: network
+    return network_available if network is None else network
+
+
+def _choose_profile(profile_name: str, gpus: tuple[str, ...], notes: list[str]) -> str:
+    """ "auto" -> `seed` on a GPU, `quick` on a CPU (with a note); a named profile as given."""
+    if profile_name != "auto":
+        return profile_name
+    notes.append(
+        "A GPU was found: the `seed` profile (the classic 10-epoch run at 256 px)."
+        if gpus else
+        "No GPU found: the `quick` profile (128 px, sized for a CPU). On a GPU the default "
+        "is `seed`; set PIX2PIX_PROFILE to choose."
+    )
+    return "seed" if gpus else "quick"
+
+
+def _choose_dataset(dataset: str, profile_name: str, gpus: tuple[str, ...], root: Path,
+                    network: Callable[[], bool], notes: list[str]) -> tuple[str, Path]:
+    """(what the dataset is, its folder): maps, synthetic maps (generated if needed), or a
+    folder of the user's pairs; maps falls back to synthetic when it cannot be had."""
+    if dataset == "auto":
+        dataset = "maps" if gpus and profile_name != "smoke" else "synthetic"
+        if dataset == "synthetic":
+            notes.append(
+                "Synthetic maps (generated offline on first use). The real maps dataset is "
+                "used by default on a GPU; set PIX2PIX_DATASET=maps to download it (246 MB)."
+            )
+    if dataset == "maps":
+        data_dir = _maps_or_none(root, network, notes)
+        if data_dir is not None:
+            return "maps", data_dir
+        dataset = "synthetic"
+    if dataset == "synthetic":
+        return "synthetic", ensure_synthetic_maps(profile_name, root)
+    folder = Path(dataset).expanduser()
+    if not folder.is_dir():
+        raise ValueError(
+            f"PIX2PIX_DATASET={dataset!r} is neither one of {', '.join(DATASET_CHOICES)} "
+            "nor an existing folder of pairs."
+        )
+    return "folder", folder

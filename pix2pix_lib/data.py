@@ -1,15 +1,15 @@
-"""Paired images for pix2pix: find, validate, split, load and feed them to training.
+"""Pixels for pix2pix: load pairs, split them into halves, jitter them, feed them to training.
 
 The standard pix2pix format is one JPG/PNG file per pair, image A and image B side by side, so
 width = 2 x height. `direction` says which half is the model's input: "AtoB" uses the left half
-as the source and the right half as the target, "BtoA" the reverse. A folder given to this module
-is either a flat folder of pairs or a dataset root holding `train/`, `val/` and/or `test/`.
+as the source and the right half as the target, "BtoA" the reverse. Which files to use (find,
+check, split) is `pix2pix_lib.pairs`, which imports no TensorFlow; its names are importable from
+here too (`data.resolve_dataset`, `data.check_pairs`, ...), as the notebooks use them.
 
-Data flows through this module in one direction:
+Data flows in one direction:
 
-    find_splits / resolve_dataset   which folders and files to use
-    check_pairs / scan_pairs        every file validated up front, all problems reported at once
-    train_val_split                 a split that depends on file names only (reproducible)
+    pairs.resolve_dataset           which files to use, every one validated up front
+    load_image / split_pair         one file's pixels and its two halves (numpy)
     make_train_dataset              an infinite, exactly resumable tf.data pipeline with the
                                     paper's jitter (resize to 286, random crop 256, mirror)
     make_eval_dataset               a finite pipeline in file order, no jitter
@@ -22,19 +22,28 @@ that convert between the two.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import warnings
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image
 
-from pix2pix_lib._tf import tf
+from pix2pix_lib.common import check_whole_number
+from pix2pix_lib.config import DIRECTIONS
+from pix2pix_lib.pairs import (
+    IMAGE_EXTENSIONS,
+    LAYOUT_HINT,
+    BadFile,
+    BadPairsError,
+    DataError,
+    check_channels,
+    check_pairs,
+    find_splits,
+    resolve_dataset,
+    scan_pairs,
+    train_val_split,
+)
+from pix2pix_lib.tf_quiet import tf
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -52,6 +61,7 @@ __all__ = [
     "to_float",
     "to_uint8",
     "jitter_size",
+    "resize",
     "random_jitter",
     "make_train_dataset",
     "make_eval_dataset",
@@ -59,20 +69,6 @@ __all__ = [
     "steps_per_epoch",
 ]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-DIRECTIONS = ("AtoB", "BtoA")
-SPLIT_NAMES = ("train", "val", "test")
-ON_BAD_POLICIES = ("raise", "skip")
-CHANNEL_COUNTS = (1, 3)
-
-# What tf.io.decode_image reads with any channel count. A GIF or WebP renamed to .png opens in
-# Pillow but would break (or silently change) the training pipeline, so it is reported instead.
-_DECODABLE_FORMATS = ("JPEG", "MPO", "PNG")
-_LAYOUT_HINT = (
-    "JPG/PNG files each holding one pair, images A and B side by side (width = 2 x height), "
-    "the standard pix2pix layout; or a dataset root with train/ and val/ (or test/) subfolders "
-    "of such files"
-)
 # Decoded images (uint8) are rounded to whole values before they are cached, so the cached and
 # the uncached training pipelines see the very same pixels.
 _RESIZE_METHOD = "bilinear"
@@ -80,46 +76,6 @@ _RANDOM_ALG = "philox"  # a counter-based generator: the same stream on every de
 _SEED_STREAM_SHUFFLE = 1  # the two independent random streams drawn from one user seed
 _SEED_STREAM_JITTER = 2
 _DECODE_CHUNK = 64  # files decoded per step while the training cache is filled
-
-
-class DataError(ValueError):
-    """A problem with the user's data: the message says what was expected and what to do."""
-
-
-@dataclass(frozen=True)
-class BadFile:
-    """One image file that cannot be used, and why (e.g. "truncated image")."""
-
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-class BadPairsError(DataError):
-    """Raised when some image files are unusable; lists every one of them, not just the first.
-
-    Reporting all bad files at once saves the fix-one-rerun-find-the-next loop on big datasets.
-    `.bad` holds the `BadFile` records for code that wants to act on them.
-    """
-
-    def __init__(self, bad: list[BadFile]):
-        self.bad = list(bad)
-        super().__init__(_bad_files_message(self.bad))
-
-    def __reduce__(self):  # keep `.bad` when the error crosses a process boundary (pickling)
-        return (type(self), (self.bad,))
-
-
-def _bad_files_message(bad: list[BadFile]) -> str:
-    lines = [f"{len(bad)} bad image file(s), each must be a JPG/PNG pair with width = 2 x height:"]
-    lines += [str(item) for item in bad]
-    lines.append(
-        'Fix or remove these files and run again, or pass on_bad="skip" to leave them out '
-        "(with a warning) and use the valid pairs only."
-    )
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,253 +92,14 @@ def _check_direction(direction: str) -> str:
     return direction
 
 
-def _check_channels(channels: int) -> int:
-    if channels not in CHANNEL_COUNTS:
-        raise ValueError(
-            f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}; every image is "
-            "converted to that many channels when it is loaded"
-        )
-    return channels
-
-
-def _check_positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-    return int(value)
-
-
-def _check_folder(folder, what: str = "data folder") -> Path:
-    folder = Path(folder).expanduser()
-    if not folder.exists():
-        raise DataError(
-            f"{what} {folder} does not exist. Expected a folder of {_LAYOUT_HINT}. Check the "
-            "path, or create a dataset with `pix2pix synth-maps` or `pix2pix download`."
-        )
-    if not folder.is_dir():
-        raise DataError(
-            f"{what} {folder} is a file, not a folder. Expected a folder of {_LAYOUT_HINT}."
-        )
-    return folder
-
-
 def _path_strings(paths: Iterable) -> list[str]:
     strings = [str(path) for path in paths]
     if not strings:
         raise DataError(
             "no image pairs were given. Pass the files returned by scan_pairs() or "
-            "resolve_dataset() for a folder of " + _LAYOUT_HINT + "."
+            "resolve_dataset() for a folder of " + LAYOUT_HINT + "."
         )
     return strings
-
-
-# ---------------------------------------------------------------------------------------------
-# Finding and validating files
-# ---------------------------------------------------------------------------------------------
-
-
-def _is_image_file(path: Path) -> bool:
-    """Image extension of any case; hidden files (".DS_Store", macOS "._x.jpg") do not count."""
-    return (
-        path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
-    )
-
-
-def _image_files(folder: Path) -> list[Path]:
-    """The image files directly inside `folder`, sorted by name (not recursive)."""
-    return sorted((path for path in folder.iterdir() if _is_image_file(path)), key=_name_key)
-
-
-def _name_key(path: Path) -> tuple[str, str]:
-    return (path.name, str(path))
-
-
-def find_splits(root) -> dict[str, Path]:
-    """The `train/`, `val/` and `test/` subfolders of `root` that exist and hold images.
-
-    An empty dict means `root` is (meant to be) a flat folder of pairs.
-    """
-    root = _check_folder(root)
-    splits = {}
-    for name in SPLIT_NAMES:
-        folder = root / name
-        if folder.is_dir() and any(_is_image_file(path) for path in folder.iterdir()):
-            splits[name] = folder
-    return splits
-
-
-@contextlib.contextmanager
-def _pillow_strict():
-    """Make Pillow raise on truncated files for the duration of a check.
-
-    `ImageFile.LOAD_TRUNCATED_IMAGES` is process-wide and some libraries set it to True, which
-    would let half-written files pass the check and then fail in the middle of training.
-    """
-    saved = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = saved
-
-
-def _decode_problem(error: Exception) -> str:
-    message = str(error)
-    if isinstance(error, EOFError) or "truncated" in message.lower():
-        return "truncated image"
-    return f"cannot decode: {message or type(error).__name__}"
-
-
-def _check_file(path: Path) -> BadFile | None:
-    """Why `path` cannot be used as a pair, or None when it can.
-
-    The file is fully decoded (a truncated file only fails at its end), but JPEGs are decoded
-    in libjpeg's draft mode at 1/8 scale: all of the data is still read, at a fraction of the
-    cost, which keeps a thousand 1200x600 maps within a few seconds.
-    """
-    try:
-        if path.stat().st_size == 0:
-            return BadFile(path, "empty file (0 bytes)")
-        with Image.open(path) as image:
-            image.verify()  # structure and checksums (PNG CRCs) without decoding pixels
-        with Image.open(path) as image:
-            image_format, (width, height) = image.format, image.size
-            if image_format in ("JPEG", "MPO"):
-                image.draft(None, (max(1, width // 8), max(1, height // 8)))
-            image.load()
-    except UnidentifiedImageError:
-        return BadFile(path, "cannot decode: not an image")
-    except Image.DecompressionBombError as error:
-        return BadFile(path, f"cannot decode: {error}")
-    except (OSError, SyntaxError, EOFError, ValueError, IndexError) as error:
-        return BadFile(path, _decode_problem(error))
-    if image_format not in _DECODABLE_FORMATS:
-        return BadFile(path, f"{image_format} data, not JPEG or PNG (convert the file)")
-    if width != 2 * height:
-        return BadFile(path, f"width {width} is not 2 x height {height}")
-    return None
-
-
-def check_pairs(folder, channels: int = 3) -> tuple[list[Path], list[BadFile]]:
-    """Validate every image file in ONE folder; return (good files sorted by name, bad files).
-
-    Checks each file for: zero bytes, truncation, data that is not a JPEG/PNG image, and
-    width != 2 x height. Grayscale, palette and RGBA images are valid: loading converts them
-    to `channels` channels. Other files (.txt, .DS_Store, subfolders) are ignored silently.
-    Files are checked in threads, since Pillow decodes without holding the GIL.
-    """
-    _check_channels(channels)
-    folder = _check_folder(folder)
-    files = _image_files(folder)
-    if not files:
-        raise DataError(
-            f"no images in {folder}. Expected {_LAYOUT_HINT}. Point to the folder that holds "
-            "the image files (or to the dataset root)."
-        )
-    with _pillow_strict(), ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        problems = list(pool.map(_check_file, files))
-    good = [path for path, problem in zip(files, problems, strict=True) if problem is None]
-    bad = [problem for problem in problems if problem is not None]
-    return good, bad
-
-
-def scan_pairs(folder, on_bad: str = "raise", channels: int = 3) -> list[Path]:
-    """The valid pairs in `folder`, with a policy for bad files.
-
-    on_bad="raise" (default) raises one BadPairsError listing every bad file; "skip" warns once,
-    listing them all, and returns the good files. A folder with no good file is a DataError.
-    """
-    if on_bad not in ON_BAD_POLICIES:
-        raise ValueError(f"on_bad must be one of {ON_BAD_POLICIES}, got {on_bad!r}")
-    good, bad = check_pairs(folder, channels=channels)
-    if bad and on_bad == "raise":
-        raise BadPairsError(bad)
-    if bad:
-        warnings.warn(
-            f"skipping {len(bad)} bad image file(s) in {folder}:\n"
-            + "\n".join(str(item) for item in bad),
-            stacklevel=2,
-        )
-    if not good:
-        raise DataError(
-            f"no valid pairs left in {folder}: all {len(bad)} image files are bad. "
-            f"Expected {_LAYOUT_HINT}."
-        )
-    return good
-
-
-# ---------------------------------------------------------------------------------------------
-# Splitting and choosing the training / validation files
-# ---------------------------------------------------------------------------------------------
-
-
-def _split_rank(path: Path, seed: int) -> str:
-    return hashlib.sha256(f"{seed}/{path.name}".encode()).hexdigest()
-
-
-def train_val_split(
-    paths, val_fraction: float = 0.1, seed: int = 0
-) -> tuple[list[Path], list[Path]]:
-    """Split pairs into (train, val), both sorted by name, determined by the FILE NAMES only.
-
-    Files are ranked by a SHA-256 hash of (seed, file name) and the lowest ranks go to
-    validation. Unlike a shuffled list, that gives the same split whatever the input order,
-    folder, machine or numpy version, and adding files to a folder moves few existing ones.
-    With val_fraction > 0 and at least 2 files, validation gets at least 1 file and training
-    keeps at least 1; val_fraction=0 puts everything in training.
-    """
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    ordered = sorted((Path(path) for path in paths), key=_name_key)
-    count = len(ordered)
-    n_val = 0
-    if count >= 2 and val_fraction > 0:
-        n_val = min(count - 1, max(1, int(count * val_fraction + 0.5)))
-    ranked = sorted(ordered, key=lambda path: (_split_rank(path, seed), *_name_key(path)))
-    val_set = set(ranked[:n_val])
-    train = [path for path in ordered if path not in val_set]
-    val = [path for path in ordered if path in val_set]
-    return train, val
-
-
-def _validation_folder(val_data) -> Path:
-    """A validation folder may be given as a dataset root: use its val/ (else test/)."""
-    splits = find_splits(val_data)
-    for name in ("val", "test"):
-        if name in splits:
-            return splits[name]
-    return Path(val_data).expanduser()
-
-
-def resolve_dataset(
-    data,
-    val_data=None,
-    *,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    on_bad: str = "raise",
-    channels: int = 3,
-) -> tuple[list[Path], list[Path]]:
-    """The (train, val) pair files for a `--data DIR [--val-data DIR]` argument.
-
-    `data` is a dataset root with train/ (validation from its val/, else test/) or a flat folder
-    of pairs. Without a validation folder the training files are split by `train_val_split`.
-    `val_data`, when given, always wins. Every file used is validated (see `scan_pairs`).
-    """
-    splits = find_splits(data)
-    if splits and "train" not in splits:
-        raise DataError(
-            f"{data} has {', '.join(name + '/' for name in splits)} but no train/ folder with "
-            f"images. Expected {_LAYOUT_HINT}."
-        )
-    train_folder = splits.get("train", Path(data).expanduser())
-    train = scan_pairs(train_folder, on_bad=on_bad, channels=channels)
-    if val_data is not None:
-        folder = _validation_folder(val_data)
-        return train, scan_pairs(folder, on_bad=on_bad, channels=channels)
-    for name in ("val", "test"):
-        if name in splits:
-            return train, scan_pairs(splits[name], on_bad=on_bad, channels=channels)
-    return train_val_split(train, val_fraction=val_fraction, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +120,7 @@ def load_image(path, channels: int = 3) -> np.ndarray:
     Pillow's conversion to gray can differ from TensorFlow's decoder by 1 level; the training
     pipeline decodes with TensorFlow.
     """
-    _check_channels(channels)
+    check_channels(channels)
     path = Path(path)
     try:
         with Image.open(path) as image:
@@ -459,30 +176,35 @@ def jitter_size(image_size: int) -> int:
 
     image_size * 286 / 256 rounded half up (64 -> 71.5 -> 72), in integers so it is exact.
     """
-    image_size = _check_positive("image_size", image_size)
+    image_size = check_whole_number("image_size", image_size)
     return (image_size * 286 + 128) // 256
 
 
-def _resize(image, size: int):
-    """Resize (..., H, W, C) to size x size, keeping the dtype (integers are rounded).
+def resize(images, height: int, width: int | None = None):
+    """Resize (..., H, W, C) to height x width (default: square), keeping the dtype (integers
+    are rounded); numpy or tensor in, tensor out.
 
     Bilinear, antialiased when shrinking: plain bilinear would sample only a few source pixels
     of a 600x600 map half shrunk to 256 and alias; when enlarging both filters are the same and
     the plain one is 3x faster. A no-op when the static size already matches, so cached images
-    are not resampled again.
+    are not resampled again. The course's one resize: the training pipeline and
+    `inference.translate` use it alike.
     """
-    if image.shape[-3] == size and image.shape[-2] == size:
-        return image
+    images = tf.convert_to_tensor(images)
+    width = height if width is None else width
+    if images.shape[-3] == height and images.shape[-2] == width:
+        return images
 
-    def resize(antialias):
-        return lambda: tf.image.resize(image, [size, size], _RESIZE_METHOD, antialias=antialias)
+    def resized(antialias):
+        return lambda: tf.image.resize(images, [height, width], _RESIZE_METHOD,
+                                       antialias=antialias)
 
-    shape = tf.shape(image)
-    shrinking = tf.logical_or(shape[-3] > size, shape[-2] > size)
-    resized = tf.cond(shrinking, resize(True), resize(False))
-    if image.dtype.is_integer:
-        return tf.saturate_cast(tf.round(resized), image.dtype)
-    return tf.cast(resized, image.dtype)
+    shape = tf.shape(images)
+    shrinking = tf.logical_or(shape[-3] > height, shape[-2] > width)
+    result = tf.cond(shrinking, resized(True), resized(False))
+    if images.dtype.is_integer:
+        return tf.saturate_cast(tf.round(result), images.dtype)
+    return tf.cast(result, images.dtype)
 
 
 def random_jitter(source, target, image_size: int, seed):
@@ -495,7 +217,7 @@ def random_jitter(source, target, image_size: int, seed):
     """
     size = jitter_size(image_size)
     source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
-    source, target = _resize(source, size), _resize(target, size)
+    source, target = resize(source, size), resize(target, size)
     draws = tf.random.stateless_uniform([3], seed=seed, alg=_RANDOM_ALG)
     room = size - image_size + 1
     top = tf.minimum(tf.cast(draws[0] * room, tf.int32), room - 1)
@@ -522,7 +244,7 @@ def _decode_pair(file_bytes, *, size: int, direction: str, channels: int):
     """
     image = tf.io.decode_image(file_bytes, channels=channels, expand_animations=False)
     source, target = split_pair(image, direction)
-    return _resize(source, size), _resize(target, size)
+    return resize(source, size), resize(target, size)
 
 
 def _stream_seed(seed: int, stream: int, counter):
@@ -656,10 +378,10 @@ def make_train_dataset(
     Build it outside a `tf.distribute` strategy scope, like any tf.data input.
     """
     paths = _path_strings(paths)
-    image_size = _check_positive("image_size", image_size)
-    batch_size = _check_positive("batch_size", batch_size)
+    image_size = check_whole_number("image_size", image_size)
+    batch_size = check_whole_number("batch_size", batch_size)
     _check_direction(direction)
-    _check_channels(channels)
+    check_channels(channels)
     if start_step < 0:
         raise ValueError(f"start_step must be >= 0, got {start_step!r}")
     stored_size = jitter_size(image_size) if jitter else image_size
@@ -691,10 +413,10 @@ def make_eval_dataset(
     so repeated validation does not decode the files again.
     """
     paths = _path_strings(paths)
-    image_size = _check_positive("image_size", image_size)
-    batch_size = _check_positive("batch_size", batch_size)
+    image_size = check_whole_number("image_size", image_size)
+    batch_size = check_whole_number("batch_size", batch_size)
     _check_direction(direction)
-    _check_channels(channels)
+    check_channels(channels)
     pairs = _decoded_pairs(paths, size=image_size, direction=direction, channels=channels)
     batches = pairs.cache().batch(batch_size)
     batches = batches.map(_pair_to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -723,5 +445,5 @@ def load_pairs_numpy(
 
 def steps_per_epoch(n_pairs: int, batch_size: int) -> int:
     """Full batches in one pass over `n_pairs` (at least 1, so tiny datasets still train)."""
-    batch_size = _check_positive("batch_size", batch_size)
+    batch_size = check_whole_number("batch_size", batch_size)
     return max(1, int(n_pairs) // batch_size)

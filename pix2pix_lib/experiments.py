@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run
 from pix2pix_lib.models import generate
-from pix2pix_lib.runs import RunFolder, changed_settings, train
+from pix2pix_lib.run_folder import RunFolder
+from pix2pix_lib.runs import changed_settings, train
 
 __all__ = [
     "PAPER_ABLATIONS",
@@ -206,10 +208,7 @@ def format_results(results: list[VariantResult], baselines: bool = True) -> str:
             values = results[0].baselines.get(key)
             if values is not None:
                 rows.append((label, *(_cell(values[m], digits[m]) for m in columns), "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in
-                                                    zip(row[1:], widths[1:], strict=True)])
-             for row in rows]
+    lines = text_table(rows)
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"n = {results[0].metrics['n']} val images; paper-mode inference (dropout on).")
     return "\n".join(lines)
@@ -243,7 +242,8 @@ def loss_terms(results: list[VariantResult]) -> dict[str, dict[str, float]]:
     for result in results:
         losses = result.final_losses
         if "g_gan" not in losses or "g_l1" not in losses:
-            raise ValueError(f"{result.run_dir}/history.csv has no g_gan/g_l1 row yet")
+            history = RunFolder(result.run_dir).history_path
+            raise ValueError(f"{history} has no g_gan/g_l1 row yet")
         terms[result.name] = {
             "adversarial": result.config.gan_weight * losses["g_gan"],
             "l1": result.config.l1_weight * losses["g_l1"],

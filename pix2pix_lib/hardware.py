@@ -24,8 +24,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from pix2pix_lib._tf import tf
-from pix2pix_lib.config import PRECISIONS
+from pix2pix_lib.config import PRECISION_POLICIES, PRECISIONS
+from pix2pix_lib.tf_quiet import tf
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,7 @@ class HardwarePlan:
             kind = type(self.strategy).__name__
         strategy = ("one device" if kind == "_DefaultDistributionStrategy"
                     else f"{kind} over {self.replicas} replicas")
-        policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-        return (f"Found {found}. Using {strategy}, {policy[self.precision]}, "
+        return (f"Found {found}. Using {strategy}, {PRECISION_POLICIES[self.precision]}, "
                 f"XLA {'on' if self.jit_compile else 'off'}.")
 
 
@@ -147,17 +146,29 @@ def resolve_jit(jit_compile: bool | None, on_gpu: bool) -> bool:
     return on_gpu if jit_compile is None else bool(jit_compile)
 
 
+def resolve_for_devices(precision: str, jit_compile: bool | None,
+                        gpus: tuple[str, ...] | None = None,
+                        environ=os.environ) -> tuple[str, bool]:
+    """(precision, jit_compile) with "auto" / None resolved for the GPUs found (or `gpus`).
+
+    "auto" precision is PIX2PIX_PRECISION's value when that is set. The one place the config's
+    automatic choices are made: `plan_hardware` (what `runs.train` uses) and
+    `trainer.build_pix2pix` both ask it.
+    """
+    if precision == "auto":
+        precision = precision_from_environment(environ)
+    on_gpu = bool(gpu_names() if gpus is None else gpus)
+    return resolve_precision(precision, on_gpu), resolve_jit(jit_compile, on_gpu)
+
+
 def plan_hardware(precision: str, jit_compile: bool | None,
                   strategy: tf.distribute.Strategy | None = None,
                   environ=os.environ) -> HardwarePlan:
     """Detect devices and resolve the config's "auto" choices into one HardwarePlan."""
-    if precision == "auto":
+    if precision == "auto":  # a bad PIX2PIX_PRECISION is refused before any device is set up
         precision = precision_from_environment(environ)
     strategy = strategy or choose_strategy()
     gpus = gpu_names()
-    return HardwarePlan(
-        strategy=strategy,
-        gpus=gpus,
-        precision=resolve_precision(precision, bool(gpus)),
-        jit_compile=resolve_jit(jit_compile, bool(gpus)),
-    )
+    precision, jit_compile = resolve_for_devices(precision, jit_compile, gpus, environ)
+    return HardwarePlan(strategy=strategy, gpus=gpus, precision=precision,
+                        jit_compile=jit_compile)

@@ -36,11 +36,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.common import check_whole_number, write_atomically
 from pix2pix_lib.config import TrainConfig
-from pix2pix_lib.data import IMAGE_EXTENSIONS, load_image, split_pair, to_float, to_uint8
+from pix2pix_lib.data import load_image, resize, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
-from pix2pix_lib.runs import RunFolder
+from pix2pix_lib.pairs import JPEG_EXTENSIONS, is_image_file
+from pix2pix_lib.run_folder import GENERATOR_FILE, RunFolder
+from pix2pix_lib.tf_quiet import keras
 
 __all__ = [
     "GENERATOR_FILE",
@@ -57,7 +59,6 @@ __all__ = [
     "translate_files",
 ]
 
-GENERATOR_FILE = "generator.keras"
 SAVED_MODEL_DIR = "saved_model"
 README_FILE = "README.txt"
 # Images whose longer side is at most this many times image_size are resized, larger ones tiled.
@@ -213,7 +214,7 @@ def translate(
         )
     if not scale > 0:
         raise ValueError(f"scale={scale} must be positive (1.0 = the image's own resolution).")
-    _check_batch_size(batch_size)
+    check_whole_number("batch_size", batch_size)
     images = _as_image_list(images)
     pixels = [
         _match_channels(_check_image(image, i), in_channels) for i, image in enumerate(images)
@@ -230,11 +231,6 @@ def translate(
         if plan == "tile":
             outputs[i] = _translate_tiled(pixels[i], size, run, scale=scale)
     return outputs
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a whole number >= 1.")
 
 
 def _as_image_list(images) -> list:
@@ -289,21 +285,14 @@ def _batch_runner(generator: keras.Model, *, paper_mode: bool, batch_size: int):
     return run
 
 
-def _resize(images, height: int, width: int) -> tf.Tensor:
-    """Bilinear resize of float (N, H, W, C), antialiased when shrinking (as the data pipeline)."""
-    images = tf.convert_to_tensor(images, tf.float32)
-    shrinking = images.shape[1] > height or images.shape[2] > width
-    return tf.image.resize(images, [height, width], "bilinear", antialias=shrinking)
-
-
 def _translate_resized(images: list[np.ndarray], size: int, run) -> list[np.ndarray]:
     """The resize strategy for several images: one batched generator pass for all of them."""
     if not images:
         return []
-    squares = np.stack([_resize(to_float(image)[np.newaxis], size, size)[0] for image in images])
+    squares = np.stack([resize(to_float(image)[np.newaxis], size, size)[0] for image in images])
     generated = run(squares)
     return [
-        to_uint8(_resize(output[np.newaxis], *image.shape[:2])[0].numpy())
+        to_uint8(resize(output[np.newaxis], *image.shape[:2])[0].numpy())
         for output, image in zip(generated, images, strict=True)
     ]
 
@@ -342,7 +331,7 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
     height, width = image.shape[:2]
     pixels = to_float(image)
     if scale != 1.0:
-        pixels = _resize(pixels[np.newaxis], *_scaled_size(height, width, scale))[0].numpy()
+        pixels = resize(pixels[np.newaxis], *_scaled_size(height, width, scale))[0].numpy()
     scaled_h, scaled_w = pixels.shape[:2]
     pixels = _pad_to(pixels, size)
     corners = [
@@ -360,18 +349,13 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
         weight[top : top + size, left : left + size] += window
     blended = (total / weight)[:scaled_h, :scaled_w]
     if (scaled_h, scaled_w) != (height, width):
-        blended = _resize(blended[np.newaxis], height, width)[0].numpy()
+        blended = resize(blended[np.newaxis], height, width)[0].numpy()
     return to_uint8(blended)
 
 
 # --------------------------------------------------------------------------------------------
 # Translating files
 # --------------------------------------------------------------------------------------------
-
-
-def _is_image_file(path: Path) -> bool:
-    """.jpg/.jpeg/.png of any case; hidden files (".DS_Store", macOS "._x.jpg") do not count."""
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
 def input_files(inputs: Iterable) -> list[Path]:
@@ -385,14 +369,14 @@ def input_files(inputs: Iterable) -> list[Path]:
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and _is_image_file(p))
+            found = sorted(p for p in path.iterdir() if is_image_file(p))
             if not found:
                 raise ValueError(
                     f"{path} holds no .jpg/.jpeg/.png images (subfolders are not searched)."
                 )
             files.extend(found)
         elif path.is_file():
-            if not _is_image_file(path):
+            if not is_image_file(path):
                 raise ValueError(f"{path} is not a .jpg/.jpeg/.png image file.")
             files.append(path)
         else:
@@ -442,14 +426,9 @@ def _read_source(path: Path, *, channels: int, pairs: bool, direction: str) -> n
 def _write_image(path: Path, pixels: np.ndarray) -> None:
     """Write uint8 pixels in the format of the file's extension, atomically (tmp, rename)."""
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    is_jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    is_jpeg = path.suffix.lower() in JPEG_EXTENSIONS
     options = {"format": "JPEG", "quality": JPEG_QUALITY} if is_jpeg else {"format": "PNG"}
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        image.save(tmp, **options)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: image.save(tmp, **options))
 
 
 def translate_files(

@@ -5,7 +5,8 @@
 * `generator_loss`: the non-saturating GAN loss on G (maximise log D(x, G(x)), as the paper
   recommends after Goodfellow et al.) plus lambda = 100 times the L1 distance to the target, which
   keeps the output close to the ground truth at low frequencies while the PatchGAN handles the
-  high ones (section 3.2.2).
+  high ones (section 3.2.2). Its `total` is what G minimises, everywhere in the course (the
+  trainer, the benchmark): gan_weight x GAN + l1_weight x L1.
 * gan_mode "lsgan": the least-squares variant offered by the reference code (MSE to 1 / 0 on D's
   raw output), which does not saturate when D gets confident.
 
@@ -21,9 +22,8 @@ from __future__ import annotations
 import numbers
 from typing import NamedTuple
 
-from pix2pix_lib._tf import tf
-
-GAN_MODES = ("vanilla", "lsgan")
+from pix2pix_lib.config import GAN_MODES
+from pix2pix_lib.tf_quiet import tf
 
 __all__ = [
     "GAN_MODES",
@@ -92,24 +92,31 @@ def l1_loss(generated, target) -> tf.Tensor:
     return tf.reduce_mean(tf.abs(target - generated))
 
 
+def _check_weight(name: str, weight) -> float:
+    is_number = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
+    if not is_number or not weight >= 0:  # `not >=` also refuses NaN
+        raise ValueError(f"{name} must be a number >= 0; got {weight!r}")
+    return float(weight)
+
+
 def generator_loss(
     fake_logits,
     generated,
     target,
     l1_weight: float = 100.0,
     gan_mode: str = "vanilla",
+    gan_weight: float = 1.0,
 ) -> GeneratorLoss:
-    """GeneratorLoss(total = gan + l1_weight * l1, gan, l1), all float32 scalars.
+    """GeneratorLoss(total = gan_weight * gan + l1_weight * l1, gan, l1), all float32 scalars.
 
     gan is the non-saturating loss of D's logits on the generated pair judged as real (vanilla:
     -log D(x, G(x)); lsgan: mean((D(x, G(x)) - 1)^2)); l1 is `l1_loss`, unweighted, so logs show
     it in image units; l1_weight is the paper's lambda = 100 (0 gives the "cGAN alone" row of
-    table 1).
+    table 1) and gan_weight the adversarial term's weight (0 gives the "L1 alone" row).
     """
     gan_mode = _check_gan_mode(gan_mode)
-    is_number = isinstance(l1_weight, numbers.Real) and not isinstance(l1_weight, bool)
-    if not is_number or not l1_weight >= 0:  # `not >=` also refuses NaN
-        raise ValueError(f"l1_weight must be a number >= 0; got {l1_weight!r}")
+    l1_weight = _check_weight("l1_weight", l1_weight)
+    gan_weight = _check_weight("gan_weight", gan_weight)
     gan = _gan_term(_float32(fake_logits), True, gan_mode)
     l1 = l1_loss(generated, target)
-    return GeneratorLoss(total=gan + float(l1_weight) * l1, gan=gan, l1=l1)
+    return GeneratorLoss(total=gan_weight * gan + l1_weight * l1, gan=gan, l1=l1)

@@ -41,10 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_lib._tf import keras, tf
-from pix2pix_lib.data import DataError, find_splits, make_eval_dataset, scan_pairs
+from pix2pix_lib.common import text_table
+from pix2pix_lib.data import make_eval_dataset
 from pix2pix_lib.inference import load_run
 from pix2pix_lib.models import generate
+from pix2pix_lib.pairs import DataError, find_splits, held_out_split, scan_pairs
+from pix2pix_lib.tf_quiet import keras, tf
 
 __all__ = [
     "MAP_TOLERANCE",
@@ -291,9 +293,9 @@ def evaluation_folder(data_dir) -> Path:
     A root with only train/ is refused: scoring a model on its own training pairs flatters it.
     """
     splits = find_splits(data_dir)
-    for name in ("val", "test"):
-        if name in splits:
-            return splits[name]
+    held_out = held_out_split(splits)
+    if held_out is not None:
+        return held_out
     if splits:
         raise DataError(
             f"{data_dir} has no val/ or test/ folder with images, only "
@@ -387,14 +389,7 @@ def format_report(results: dict[str, dict], tolerance: int = MAP_TOLERANCE) -> s
                     _format_value(values["realism"], 3),
                 )
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            [row[0].ljust(widths[0])]
-            + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
-        )
-        for row in rows
-    ]
+    lines = text_table(rows)
     first = next(iter(results.values()), {})
     lines.append("realism = how far the outputs' average log power spectrum is from the targets' "
                  "(0 = the same fine detail; blur and speckle raise it).")

@@ -26,10 +26,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.common import check_whole_number, text_table
+from pix2pix_lib.config import NORMS, RECEPTIVE_FIELDS
+from pix2pix_lib.tf_quiet import keras, tf
 
-NORMS = ("batch", "instance", "none")
-RECEPTIVE_FIELDS = (1, 16, 70, 286)
 UNET_IMAGE_SIZES = (32, 64, 128, 256, 512)
 
 # Number of decoder blocks, counted from the bottleneck, that carry dropout (paper appendix 6.1.1:
@@ -66,7 +66,10 @@ __all__ = [
     "downsample",
     "encoder_decoder_generator",
     "format_table",
+    "call_restoring",
     "generate",
+    "graphviz_available",
+    "leaf_layers",
     "model_summary_table",
     "norm_layer",
     "patchgan_discriminator",
@@ -96,12 +99,6 @@ def _resolve_norm(norm: bool | str | None) -> str:
 def _is_int(value) -> bool:
     """int or numpy integer, but not bool (True would otherwise pass as 1)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_positive_int(name: str, value) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def _check_unet_image_size(image_size) -> int:
@@ -177,8 +174,8 @@ def downsample(
     zero padding (ZeroPadding2D(p) + a 'valid' convolution), which the PatchGAN needs to give
     the paper's 30x30 map at 256x256.
     """
-    _check_positive_int("filters", filters)
-    _check_positive_int("kernel_size", kernel_size)
+    check_whole_number("filters", filters)
+    check_whole_number("kernel_size", kernel_size)
     norm = _resolve_norm(norm)
     if use_bias is None:
         use_bias = norm == "none"
@@ -225,8 +222,8 @@ def upsample(
     source of noise (the paper found input noise ignored, section 3.1), which is why it also runs
     at inference (see `generate`).
     """
-    _check_positive_int("filters", filters)
-    _check_positive_int("kernel_size", kernel_size)
+    check_whole_number("filters", filters)
+    check_whole_number("kernel_size", kernel_size)
     norm = _resolve_norm(norm)
     rate = _dropout_rate(dropout)
     if use_bias is None:
@@ -290,7 +287,7 @@ def _build_generator(
         ("base_filters", base_filters),
         ("max_filters", max_filters),
     ):
-        _check_positive_int(arg_name, value)
+        check_whole_number(arg_name, value)
     norm = _resolve_norm(norm)
     rate = _dropout_rate(dropout)
     filters = _encoder_filters(depth, base_filters, max_filters)
@@ -355,16 +352,9 @@ def unet_generator(
     blocks, tanh output in [-1, 1]. The input is named "source".
     """
     return _build_generator(
-        skips=True,
-        image_size=image_size,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        base_filters=base_filters,
-        max_filters=max_filters,
-        norm=norm,
-        dropout=dropout,
-        synchronized_batchnorm=synchronized_batchnorm,
-        name="unet_generator",
+        skips=True, image_size=image_size, in_channels=in_channels, out_channels=out_channels,
+        base_filters=base_filters, max_filters=max_filters, norm=norm, dropout=dropout,
+        synchronized_batchnorm=synchronized_batchnorm, name="unet_generator",
     )
 
 
@@ -384,16 +374,9 @@ def encoder_decoder_generator(
     Everything must pass through the 1x1 bottleneck, which is why its results are blurrier.
     """
     return _build_generator(
-        skips=False,
-        image_size=image_size,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        base_filters=base_filters,
-        max_filters=max_filters,
-        norm=norm,
-        dropout=dropout,
-        synchronized_batchnorm=synchronized_batchnorm,
-        name="encoder_decoder_generator",
+        skips=False, image_size=image_size, in_channels=in_channels, out_channels=out_channels,
+        base_filters=base_filters, max_filters=max_filters, norm=norm, dropout=dropout,
+        synchronized_batchnorm=synchronized_batchnorm, name="encoder_decoder_generator",
     )
 
 
@@ -452,7 +435,7 @@ def patchgan_discriminator(
         ("out_channels", out_channels),
         ("base_filters", base_filters),
     ):
-        _check_positive_int(arg_name, value)
+        check_whole_number(arg_name, value)
     image_size = int(image_size)
     norm = _resolve_norm(norm)
     layout, final_kernel = _PATCHGAN_LAYOUTS[receptive_field]
@@ -498,11 +481,11 @@ def patchgan_discriminator(
 # --------------------------------------------------------------------------------------------
 
 
-def _leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+def leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
     """The layers of a (nested) model in call order; our models are chains of blocks."""
     if isinstance(layer, keras.Model):
         for sub in layer.layers:
-            yield from _leaf_layers(sub)
+            yield from leaf_layers(sub)
     else:
         yield layer
 
@@ -542,7 +525,7 @@ def _receptive_field_steps(layer: keras.layers.Layer, field: int, jump: int) -> 
     backward form r_in = r_out * stride + (kernel - stride) walked from the output. Padding
     shifts the window but never changes its size.
     """
-    for leaf in _leaf_layers(layer):
+    for leaf in leaf_layers(layer):
         window = _window(leaf)
         if window is not None:
             kernel, stride = window
@@ -566,6 +549,22 @@ def receptive_field(model: keras.Model) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def call_restoring(variables, function, *args, **kwargs):
+    """function(*args, **kwargs), with `variables` set back to their values from before it.
+
+    The values are read before the call and assigned back after it; the reads and writes are
+    ordinary ops ordered by data and control dependencies (the writes wait for every output),
+    so this also works inside a tf.function and creates no variable.
+    """
+    variables = list(variables)
+    saved = [tf.identity(tf.convert_to_tensor(variable)) for variable in variables]
+    outputs = function(*args, **kwargs)
+    with tf.control_dependencies(tf.nest.flatten(outputs)):
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(value)
+    return outputs
+
+
 def _call_keeping_state(generator: keras.Model, source: tf.Tensor) -> tf.Tensor:
     """generator(source, training=True) with every weight left as it was.
 
@@ -573,18 +572,10 @@ def _call_keeping_state(generator: keras.Model, source: tf.Tensor) -> tf.Tensor:
     wants at test time, but it also folds them into its moving mean and variance, so each such
     "inference" call silently changes the model. We read the non-trainable weights (the moving
     statistics; a forward pass changes nothing else) before the call and assign them back after
-    it. The reads and writes are ordinary ops ordered by data and control dependencies, so this
-    also works inside a tf.function and creates no variable. Dropout's random-seed state is not
-    a weight (`non_trainable_weights` excludes it) and keeps advancing, so each call draws a
-    fresh dropout mask, as in the paper.
+    it (`call_restoring`). Dropout's random-seed state is not a weight (`non_trainable_weights`
+    excludes it) and keeps advancing, so each call draws a fresh dropout mask, as in the paper.
     """
-    state = list(generator.non_trainable_weights)
-    saved = [tf.identity(tf.convert_to_tensor(variable)) for variable in state]
-    outputs = generator(source, training=True)
-    with tf.control_dependencies(tf.nest.flatten(outputs)):
-        for variable, value in zip(state, saved, strict=True):
-            variable.assign(value)
-    return outputs
+    return call_restoring(generator.non_trainable_weights, generator, source, training=True)
 
 
 def generate(generator: keras.Model, source, paper_mode: bool = True) -> tf.Tensor:
@@ -622,7 +613,7 @@ def count_params(model: keras.Model) -> int:
 def _has_upsampling(model: keras.Model) -> bool:
     return any(
         isinstance(leaf, keras.layers.Conv2DTranspose | keras.layers.UpSampling2D)
-        for leaf in _leaf_layers(model)
+        for leaf in leaf_layers(model)
     )
 
 
@@ -665,25 +656,14 @@ def format_table(rows: list[dict]) -> str:
         return ""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     cells = [[_format_cell(row.get(column, "")) for column in columns] for row in rows]
-    widths = [
-        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
-    ]
-
-    def render(values: list[str]) -> str:
-        return "  ".join(
-            value.ljust(width) if i == 0 else value.rjust(width)
-            for i, (value, width) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    lines = [render(columns), render(["-" * width for width in widths])]
-    lines += [render(line) for line in cells]
+    lines = text_table([columns, None, *cells])
     if "params" in columns:
         total = sum(int(row.get("params", 0)) for row in rows)
         lines.append(f"total params: {total:,}")
     return "\n".join(lines)
 
 
-def _graphviz_available() -> bool:
+def graphviz_available() -> bool:
     """True when pydot imports and Graphviz's `dot` runs (what keras.utils.plot_model needs)."""
     try:
         import pydot
@@ -704,7 +684,7 @@ def plot_unet(model: keras.Model, path: str | Path) -> Path | None:
     pydot and Graphviz are optional: the course runs without them, so their absence gives None,
     never an exception. Notebooks fall back to `format_table(model_summary_table(model))`.
     """
-    if not _graphviz_available():
+    if not graphviz_available():
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

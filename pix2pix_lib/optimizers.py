@@ -19,7 +19,7 @@ stay Keras' (they live outside `update_step`).
 
 from __future__ import annotations
 
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.tf_quiet import keras, tf
 
 
 @keras.saving.register_keras_serializable(package="pix2pix")

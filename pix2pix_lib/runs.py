@@ -1,45 +1,34 @@
-"""Run folders: where a training run keeps everything, and how it survives being interrupted.
+"""Training a run: `train` drives `fit` into a run folder and survives being interrupted.
 
-    RUN/config.json          the TrainConfig (written once, when the run starts)
-    RUN/checkpoints/         step-00000500.npz ... the last `keep_checkpoints` of them
-    RUN/samples/             step-00000500.png: source | generated | target for fixed val pairs
-    RUN/history.csv          one row every `log_every` steps, with a `step` column
-    RUN/logs/                TensorBoard scalars and sample images
-    RUN/generator.keras      the trained generator, written when the run reaches its last step
-
-Every file is written under a temporary name and renamed into place, so a run killed at any
-moment (even SIGKILL) leaves only complete files; it loses at most the steps since its last
-checkpoint. A checkpoint holds *every* variable of both networks, both optimizers and the
-dropout random-number state, plus the step; the data pipeline is a pure function of
-(seed, step) (`pix2pix_lib.data.make_train_dataset`), so a resumed run continues exactly where
-the uninterrupted run would have been.
+`train` tells its story in four steps: open the run folder (new, or resumed from its last
+checkpoint), gather the data, fit in segments of `log_every` steps while `RunMonitor` writes
+checkpoints, samples, history.csv and TensorBoard logs, and finish (final checkpoint, sample and
+the trained generator). The folder's layout and file formats are `pix2pix_lib.run_folder`'s;
+`RunFolder` and `RunError` are importable from here too.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import math
-import os
-import re
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import (
     load_pairs_numpy,
     make_eval_dataset,
     make_train_dataset,
-    resolve_dataset,
     to_uint8,
 )
-from pix2pix_lib.hardware import plan_hardware
+from pix2pix_lib.hardware import HardwarePlan, plan_hardware
+from pix2pix_lib.pairs import resolve_dataset
+from pix2pix_lib.run_folder import RunError, RunFolder
+from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
 
 # Fields a resumed run may change: they alter how long it trains or what it writes, not the
@@ -48,164 +37,10 @@ RESUMABLE_FIELDS = frozenset({
     "steps", "epochs", "log_every", "checkpoint_every", "sample_every", "keep_checkpoints",
     "num_samples", "jit_compile",
 })
-_CHECKPOINT = re.compile(r"^step-(\d{8})\.npz$")
-
-
-class RunError(RuntimeError):
-    """A run folder cannot be used as asked (exists, missing, corrupt, diverged)."""
 
 
 class TrainingDiverged(RunError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-# --------------------------------------------------------------------------------------------
-# Files
-# --------------------------------------------------------------------------------------------
-def _write_atomically(path: Path, write) -> None:
-    """Call write(tmp_path), then rename onto `path`: readers never see half a file."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-@dataclass
-class RunFolder:
-    """Paths and file formats of one run folder (no TensorFlow state lives here)."""
-
-    path: Path
-
-    def __post_init__(self):
-        self.path = Path(self.path)
-
-    config_path = property(lambda self: self.path / "config.json")
-    checkpoints_dir = property(lambda self: self.path / "checkpoints")
-    samples_dir = property(lambda self: self.path / "samples")
-    logs_dir = property(lambda self: self.path / "logs")
-    history_path = property(lambda self: self.path / "history.csv")
-    generator_path = property(lambda self: self.path / "generator.keras")
-
-    def is_run(self) -> bool:
-        return self.config_path.exists()
-
-    def remove_partial_files(self) -> None:
-        """Delete temporary files a killed process left mid-write (never a complete file)."""
-        for partial in self.path.rglob(".tmp-*"):
-            partial.unlink(missing_ok=True)
-
-    def create(self, config: TrainConfig) -> None:
-        """Start a new run here; refuse to touch a folder that already holds anything."""
-        if self.path.exists() and any(self.path.iterdir()):
-            what = "a training run" if self.is_run() else "files"
-            raise RunError(
-                f"{self.path} already holds {what}; nothing was overwritten. Continue that run "
-                f"with --resume (resume=True), or choose another --out folder."
-            )
-        for folder in (self.path, self.checkpoints_dir, self.samples_dir, self.logs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        config.save(self.config_path)
-
-    # -- checkpoints --------------------------------------------------------------------------
-    def checkpoints(self) -> list[tuple[int, Path]]:
-        """(step, path) of every complete checkpoint, oldest first."""
-        if not self.checkpoints_dir.is_dir():
-            return []
-        found = []
-        for path in self.checkpoints_dir.iterdir():
-            match = _CHECKPOINT.match(path.name)
-            if match:
-                found.append((int(match.group(1)), path))
-        return sorted(found)
-
-    def save_checkpoint(self, step: int, model: Pix2Pix, keep: int) -> Path:
-        path = self.checkpoints_dir / f"step-{step:08d}.npz"
-        arrays = {}
-        for group, variables in _checkpointed_variables(model).items():
-            for index, variable in enumerate(variables):
-                arrays[f"{group}/{index:05d}"] = np.asarray(variable.numpy())
-        arrays["meta/step"] = np.asarray(step, dtype=np.int64)
-
-        def write(tmp):
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-
-        _write_atomically(path, write)
-        for _, old in self.checkpoints()[:-keep]:
-            old.unlink(missing_ok=True)
-        return path
-
-    def restore_checkpoint(self, path: Path, model: Pix2Pix) -> int:
-        """Load every variable saved by save_checkpoint; returns the step it was taken at."""
-        try:
-            with np.load(path) as stored:
-                arrays = {key: stored[key] for key in stored.files}
-        except (OSError, ValueError) as error:
-            raise RunError(
-                f"{path} cannot be read ({error}); delete it to resume from the one before."
-            ) from None
-        for group, variables in _checkpointed_variables(model).items():
-            saved = sorted(key for key in arrays if key.startswith(group + "/"))
-            if len(saved) != len(variables):
-                raise RunError(
-                    f"{path}: holds {len(saved)} {group} variables, the model has "
-                    f"{len(variables)}; it belongs to a run with another configuration."
-                )
-            for key, variable in zip(saved, variables, strict=True):
-                if tuple(arrays[key].shape) != tuple(variable.shape):
-                    raise RunError(
-                        f"{path}: {group} variable {variable.path} has shape "
-                        f"{arrays[key].shape} there, {tuple(variable.shape)} in the model."
-                    )
-                variable.assign(arrays[key])
-        return int(arrays["meta/step"])
-
-    # -- history, samples ---------------------------------------------------------------------
-    def read_history(self) -> list[dict[str, str]]:
-        if not self.history_path.exists():
-            return []
-        with open(self.history_path, newline="") as handle:
-            return list(csv.DictReader(handle))
-
-    def write_history(self, rows: list[dict]) -> None:
-        columns = ["step"] + sorted({key for row in rows for key in row} - {"step"})
-
-        def write(tmp):
-            with open(tmp, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-
-        _write_atomically(self.history_path, write)
-
-    def save_sample(self, step: int, grid: np.ndarray) -> Path:
-        path = self.samples_dir / f"step-{step:08d}.png"
-        _write_atomically(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
-        return path
-
-    def save_generator(self, generator: keras.Model) -> Path:
-        # Keras insists on the .keras suffix, so the temporary name keeps it.
-        tmp = self.path / f".tmp-{os.getpid()}-generator.keras"
-        try:
-            generator.save(tmp)
-            os.replace(tmp, self.generator_path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return self.generator_path
-
-
-def _checkpointed_variables(model: Pix2Pix) -> dict[str, list]:
-    """Everything a step reads and writes: weights, BN statistics, RNG states, optimizer slots."""
-    return {
-        "generator": list(model.generator.variables),
-        "discriminator": list(model.discriminator.variables),
-        "g_optimizer": list(model.g_optimizer.variables),
-        "d_optimizer": list(model.d_optimizer.variables),
-        "counters": [model.step_counter],
-    }
 
 
 def _scalar(value) -> float:
@@ -298,7 +133,7 @@ class RunMonitor(keras.callbacks.Callback):
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
-def _segments(start: int, total: int, length: int) -> list[tuple[int, int, int]]:
+def fit_segments(start: int, total: int, length: int) -> list[tuple[int, int, int]]:
     """Split steps start..total into `fit` calls of display-epochs `length` steps long.
 
     Returns (first_step, number_of_epochs, steps_per_epoch) per call: a partial epoch up to the
@@ -374,6 +209,22 @@ def train(
     over the replicas. Only the chief writes `out`; other workers write to a scratch folder.
     `callbacks`: extra Keras callbacks for `fit` (e.g. a notebook's live plot, the benchmark).
     """
+    plan = _hardware_plan(config, strategy, verbose)
+    run, writer = _open_or_resume(RunFolder(out), config, resume, plan.is_chief)
+    pairs = _training_pairs(config, data, val_data, on_bad)
+    model, start = _model_at_start(config, plan, pairs.total_steps, run if resume else None)
+    history = [row for row in run.read_history() if int(row["step"]) <= start]
+    monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history)
+    _fit(model, monitor, config, pairs, start, plan.replicas, verbose, callbacks)
+    if monitor.diverged_at is not None:
+        raise _diverged(run, monitor.diverged_at)
+    final = _finish(model, writer, monitor, config)
+    return TrainResult(run, model, config, start, final, monitor.history)
+
+
+# -- the steps of `train` -----------------------------------------------------------------------
+def _hardware_plan(config: TrainConfig, strategy, verbose) -> HardwarePlan:
+    """The devices found and what the config's "auto" choices become on them (said in one line)."""
     plan = plan_hardware(config.precision, config.jit_compile, strategy)
     if verbose:
         print(plan.describe())
@@ -382,21 +233,40 @@ def train(
             f"batch_size={config.batch_size} cannot be split over {plan.replicas} replicas; "
             f"use a multiple of {plan.replicas}."
         )
-    run = RunFolder(out)
-    writer_run = run if plan.is_chief else RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
-    if resume:
-        if not run.is_run():
-            raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
-        saved = TrainConfig.load(run.config_path)
-        _check_resumable(saved, config)
-        if plan.is_chief:
-            run.remove_partial_files()
-            config.save(run.config_path)
-        else:
-            writer_run.create(config)
-    else:
-        writer_run.create(config)
+    return plan
 
+
+def _open_or_resume(run: RunFolder, config: TrainConfig, resume: bool,
+                    is_chief: bool) -> tuple[RunFolder, RunFolder]:
+    """(the run folder, the folder this process writes): a new run, or the run to resume.
+
+    Only the chief writes the run folder; other workers write to a scratch folder.
+    """
+    writer = run if is_chief else RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
+    if not resume:
+        writer.create(config)
+        return run, writer
+    if not run.is_run():
+        raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
+    _check_resumable(TrainConfig.load(run.config_path), config)
+    if is_chief:
+        run.remove_partial_files()
+        config.save(run.config_path)
+    else:
+        writer.create(config)
+    return run, writer
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The pair files a run trains and validates on, and the step count they make."""
+
+    train: list[Path]
+    val: list[Path]
+    total_steps: int
+
+
+def _training_pairs(config: TrainConfig, data, val_data, on_bad: str) -> _Pairs:
     train_paths, val_paths = resolve_dataset(
         data, val_data, seed=config.seed, val_fraction=config.val_fraction, on_bad=on_bad,
         channels=config.channels,
@@ -406,29 +276,40 @@ def train(
     if not val_paths:  # a flat folder too small to split: show samples of training pairs
         warnings.warn(f"{data}: no validation pairs; sample grids show training pairs and no "
                       "val_ metrics are computed. Add a val/ folder for an honest measure.",
-                      stacklevel=2)
-    total = config.total_steps(len(train_paths))
+                      stacklevel=3)  # point at train()'s caller
+    return _Pairs(train_paths, val_paths, config.total_steps(len(train_paths)))
 
+
+def _model_at_start(config: TrainConfig, plan: HardwarePlan, total_steps: int,
+                    resumed: RunFolder | None) -> tuple[Pix2Pix, int]:
+    """A new model, restored from `resumed`'s last checkpoint if there is one; and its step."""
     with plan.strategy.scope():
         keras.utils.set_random_seed(config.seed)
-        model = build_pix2pix(config, total, precision=plan.precision,
+        model = build_pix2pix(config, total_steps, precision=plan.precision,
                               jit_compile=plan.jit_compile, replicas=plan.replicas)
-    start = 0
-    checkpoints = run.checkpoints()
-    if resume and checkpoints:
-        start = run.restore_checkpoint(checkpoints[-1][1], model)
-    history = [row for row in run.read_history() if int(row["step"]) <= start]
+    checkpoints = resumed.checkpoints() if resumed is not None else []
+    start = resumed.restore_checkpoint(checkpoints[-1][1], model) if checkpoints else 0
+    return model, start
 
-    sample_pairs = load_pairs_numpy(
-        (val_paths or train_paths)[: config.num_samples], image_size=config.image_size,
+
+def _sample_pairs(config: TrainConfig, pairs: _Pairs):
+    """The fixed pairs every sample grid shows: val pairs, else training pairs."""
+    return load_pairs_numpy(
+        (pairs.val or pairs.train)[: config.num_samples], image_size=config.image_size,
         direction=config.direction, channels=config.channels,
     )
-    monitor = RunMonitor(writer_run, config, sample_pairs, history)
-    val_dataset = _eval_dataset(val_paths, config, plan.replicas)
-    for first_step, epochs, steps_per_epoch in _segments(start, total, config.log_every):
+
+
+def _fit(model: Pix2Pix, monitor: RunMonitor, config: TrainConfig, pairs: _Pairs, start: int,
+         replicas: int, verbose, callbacks) -> None:
+    """Train from `start` to the total, one `fit` call per segment (see `fit_segments`);
+    stops early when the monitor saw a loss diverge."""
+    val_dataset = _eval_dataset(pairs.val, config, replicas)
+    for first_step, epochs, steps_per_epoch in fit_segments(start, pairs.total_steps,
+                                                            config.log_every):
         monitor.start_segment(first_step)
         dataset = _sharded(make_train_dataset(
-            train_paths, image_size=config.image_size, batch_size=config.batch_size,
+            pairs.train, image_size=config.image_size, batch_size=config.batch_size,
             direction=config.direction, channels=config.channels, seed=config.seed,
             start_step=first_step,
         ))
@@ -439,22 +320,29 @@ def train(
             callbacks=[monitor, *callbacks], verbose=verbose, shuffle=False,
         )
         if monitor.diverged_at is not None:
-            kept = run.checkpoints()
-            raise TrainingDiverged(
-                f"A loss became NaN or infinite by step {monitor.diverged_at}; training stopped. "
-                + (f"The last good checkpoint is step {kept[-1][0]} in {run.checkpoints_dir}. "
-                   if kept else "No checkpoint was saved. ")
-                + "Try a lower learning rate or precision='fp32'."
-            )
+            return
 
+
+def _diverged(run: RunFolder, step: int) -> TrainingDiverged:
+    kept = run.checkpoints()
+    return TrainingDiverged(
+        f"A loss became NaN or infinite by step {step}; training stopped. "
+        + (f"The last good checkpoint is step {kept[-1][0]} in {run.checkpoints_dir}. "
+           if kept else "No checkpoint was saved. ")
+        + "Try a lower learning rate or precision='fp32'."
+    )
+
+
+def _finish(model: Pix2Pix, writer: RunFolder, monitor: RunMonitor, config: TrainConfig) -> int:
+    """The last step's checkpoint and sample (unless written already) and the generator."""
     final = int(model.step_counter.numpy())
-    saved_steps = [step for step, _ in writer_run.checkpoints()]
+    saved_steps = [step for step, _ in writer.checkpoints()]
     if not saved_steps or saved_steps[-1] != final:
-        writer_run.save_checkpoint(final, model, config.keep_checkpoints)
+        writer.save_checkpoint(final, model, config.keep_checkpoints)
     if final % config.sample_every:
         monitor.write_sample(final)
-    writer_run.save_generator(model.generator)
-    return TrainResult(run, model, config, start, final, monitor.history)
+    writer.save_generator(model.generator)
+    return final
 
 
 def _sharded(dataset, policy=tf.data.experimental.AutoShardPolicy.DATA):

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import contextlib
 
-from pix2pix_lib._tf import keras, tf
-from pix2pix_lib.config import UPDATE_ORDERS, TrainConfig
+from pix2pix_lib.config import PRECISION_POLICIES, UPDATE_ORDERS, TrainConfig
+from pix2pix_lib.hardware import resolve_for_devices
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
+    call_restoring,
     encoder_decoder_generator,
     generate,
     patchgan_discriminator,
     unet_generator,
 )
 from pix2pix_lib.optimizers import FusedAdam
+from pix2pix_lib.tf_quiet import keras, tf
 
 METRIC_NAMES = ("d_loss", "g_gan", "g_l1", "g_total")
-
-_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 @keras.saving.register_keras_serializable(package="pix2pix")
@@ -150,11 +150,9 @@ class Pix2Pix(keras.Model):
 
     def generator_losses(self, fake_logits, generated, target):
         """G's adversarial and L1 terms, and its total: gan_weight x gan + l1_weight x l1."""
-        g = generator_loss(
-            fake_logits, generated, target, l1_weight=self.l1_weight, gan_mode=self.gan_mode
-        )
-        g_total = self.gan_weight * g.gan + self.l1_weight * g.l1
-        return {"g_gan": g.gan, "g_l1": g.l1, "g_total": g_total}
+        g = generator_loss(fake_logits, generated, target, l1_weight=self.l1_weight,
+                           gan_mode=self.gan_mode, gan_weight=self.gan_weight)
+        return {"g_gan": g.gan, "g_l1": g.l1, "g_total": g.total}
 
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
@@ -221,13 +219,8 @@ class Pix2Pix(keras.Model):
         advanced the training RNG, a run resumed from a checkpoint taken just before them would
         draw different training masks than the uninterrupted run. Works eagerly and traced.
         """
-        state = rng_variables(self.generator)
-        saved = [tf.identity(tf.convert_to_tensor(v)) for v in state]
-        generated = generate(self.generator, source, paper_mode=self.paper_inference)
-        with tf.control_dependencies([generated]):
-            for variable, value in zip(state, saved, strict=True):
-                variable.assign(value)
-        return generated
+        return call_restoring(rng_variables(self.generator), generate, self.generator, source,
+                              paper_mode=self.paper_inference)
 
 
 def rng_variables(model: keras.Model) -> list:
@@ -256,10 +249,12 @@ def precision_policy(precision: str):
     Keras reads the dtype policy when a layer is created, so only the model construction needs
     it; restoring keeps a notebook's later cells (and other tests) in float32.
     """
-    if precision not in _POLICIES:
-        raise ValueError(f"precision={precision!r} is not one of {', '.join(_POLICIES)}.")
+    if precision not in PRECISION_POLICIES:
+        raise ValueError(
+            f"precision={precision!r} is not one of {', '.join(PRECISION_POLICIES)}."
+        )
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(_POLICIES[precision])
+    keras.config.set_dtype_policy(PRECISION_POLICIES[precision])
     try:
         yield
     finally:
@@ -321,13 +316,17 @@ def build_pix2pix(
 ) -> Pix2Pix:
     """G, D and both optimizers for `config`, compiled and ready for `fit`.
 
-    precision / jit_compile: the resolved choices (`pix2pix_lib.hardware`); by default the
-    config's own, with "auto" meaning fp32 without XLA (a CPU). Call inside `strategy.scope()`
-    to train on several replicas; `replicas` > 1 switches BatchNorm to synchronized statistics,
+    precision / jit_compile: the resolved choices; by default the config's own, with "auto"
+    resolved for this machine's devices exactly as `runs.train` resolves it
+    (`hardware.resolve_for_devices`: mixed fp16 and XLA on a GPU; on a CPU no XLA, and mixed
+    bf16 where it has bf16 instructions, float32 elsewhere). Call inside `strategy.scope()` to
+    train on several replicas; `replicas` > 1 switches BatchNorm to synchronized statistics,
     without which each replica's moving statistics drift apart.
     """
-    precision = precision or ("fp32" if config.precision == "auto" else config.precision)
-    jit_compile = bool(config.jit_compile) if jit_compile is None else jit_compile
+    if precision is None or jit_compile is None:
+        resolved = resolve_for_devices(config.precision, config.jit_compile)
+        precision = precision or resolved[0]
+        jit_compile = resolved[1] if jit_compile is None else jit_compile
     sync = replicas > 1
     with precision_policy(precision):
         model = Pix2Pix(

@@ -29,10 +29,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from pix2pix_lib.config import RECEPTIVE_FIELDS
 from pix2pix_lib.data import random_jitter, to_uint8
+from pix2pix_lib.run_folder import RunFolder
 
 __all__ = [
+    "as_uint8_batch",
     "figure_png",
+    "locate_crop",
     "patch_size_chooser",
     "plot_history",
     "read_history",
@@ -48,7 +52,6 @@ __all__ = [
     "show_unet",
 ]
 
-PAPER_FIELDS = (1, 16, 70, 286)
 _FIELD_COLOURS = {1: "#ff3b30", 16: "#ffcc00", 70: "#00e5ff", 286: "#ff2dff"}
 
 
@@ -57,7 +60,7 @@ _FIELD_COLOURS = {1: "#ff3b30", 16: "#ffcc00", 70: "#00e5ff", 286: "#ff2dff"}
 # --------------------------------------------------------------------------------------------
 
 
-def _as_uint8_batch(images) -> np.ndarray:
+def as_uint8_batch(images) -> np.ndarray:
     """(N, H, W, C) uint8 from one image or a batch, uint8 or float in [-1, 1]."""
     array = np.asarray(images)
     if array.ndim == 2:
@@ -111,9 +114,9 @@ def show_images(images, titles: Sequence[str] | None = None, ncols: int | None =
     the first one).
     """
     if isinstance(images, list | tuple):
-        batch = [_as_uint8_batch(image)[0] for image in images]
+        batch = [as_uint8_batch(image)[0] for image in images]
     else:
-        batch = list(_as_uint8_batch(images))
+        batch = list(as_uint8_batch(images))
     n = len(batch)
     ncols = ncols or min(n, 6)
     nrows = math.ceil(n / ncols)
@@ -134,10 +137,10 @@ def show_pairs(sources, targets, titles: Sequence[str] = ("source", "target"),
     `titles` names the columns (source, target), or (source, generated, target) when
     `generated` is given; `row_labels` names the rows. At most `max_rows` pairs are drawn.
     """
-    columns = [_as_uint8_batch(sources)]
+    columns = [as_uint8_batch(sources)]
     if generated is not None:
-        columns.append(_as_uint8_batch(generated))
-    columns.append(_as_uint8_batch(targets))
+        columns.append(as_uint8_batch(generated))
+    columns.append(as_uint8_batch(targets))
     if len({len(c) for c in columns}) != 1:
         raise ValueError(f"sources and targets differ in number: {[len(c) for c in columns]}")
     if len(titles) != len(columns):
@@ -184,8 +187,8 @@ def show_jitter(source, target, image_size: int, seeds: Iterable[int] = range(4)
     pair stays aligned. When the pair is given at the jitter size (`data.jitter_size`, so no
     resize happens) each column's title says where the crop starts and whether it is mirrored.
     """
-    source = _as_uint8_batch(source)[0]
-    target = _as_uint8_batch(target)[0]
+    source = as_uint8_batch(source)[0]
+    target = as_uint8_batch(target)[0]
     seeds = list(seeds)
     fig = _grid(2, len(seeds) + 1, cell)
     axes = np.asarray(fig.axes).reshape(2, len(seeds) + 1)
@@ -194,7 +197,7 @@ def show_jitter(source, target, image_size: int, seeds: Iterable[int] = range(4)
     for col, seed in enumerate(seeds, start=1):
         jittered = random_jitter(source, target, image_size, seed=np.array([seed, 0], np.int64))
         crop = np.asarray(jittered[0])
-        found = _locate_crop(source, crop)
+        found = locate_crop(source, crop)
         title = f"seed {seed}"
         if found is not None:
             top, left, mirrored = found
@@ -206,7 +209,7 @@ def show_jitter(source, target, image_size: int, seeds: Iterable[int] = range(4)
     return fig
 
 
-def _locate_crop(image: np.ndarray, crop: np.ndarray) -> tuple[int, int, bool] | None:
+def locate_crop(image: np.ndarray, crop: np.ndarray) -> tuple[int, int, bool] | None:
     """(top, left, mirrored) of an exact crop of `image`, or None if it is not one."""
     size = crop.shape[0]
     room = image.shape[0] - size + 1
@@ -230,7 +233,7 @@ def read_history(history) -> list[dict[str, float]]:
     if isinstance(history, str | os.PathLike):
         path = Path(history)
         if path.is_dir():
-            path = path / "history.csv"
+            path = RunFolder(path).history_path
         with open(path, newline="") as handle:
             history = list(csv.DictReader(handle))
     rows = []
@@ -410,7 +413,7 @@ def show_receptive_field(image, receptive_field: int, centre: tuple[float, float
     Centred on the image (or on `centre` = (row, column) in pixels); a square larger than the
     image is drawn clipped, as the 286x286 ImageGAN's on a 256x256 image.
     """
-    frame = _as_uint8_batch(image)[0]
+    frame = as_uint8_batch(image)[0]
     fig = Figure(figsize=(cell, cell + 0.3), layout="constrained")
     ax = fig.subplots()
     _draw_image(ax, frame)
@@ -419,10 +422,10 @@ def show_receptive_field(image, receptive_field: int, centre: tuple[float, float
     return fig
 
 
-def show_receptive_fields(image, fields: Sequence[int] = PAPER_FIELDS,
+def show_receptive_fields(image, fields: Sequence[int] = RECEPTIVE_FIELDS,
                           cell: float = 3.0) -> Figure:
     """`show_receptive_field` for several patch sizes side by side (the paper's figure 6 sizes)."""
-    frame = _as_uint8_batch(image)[0]
+    frame = as_uint8_batch(image)[0]
     size = frame.shape[0]
     fig = _grid(1, len(fields), cell)
     for ax, field in zip(fig.axes, fields, strict=True):
@@ -448,7 +451,7 @@ def show_patch_map(logits, image=None, title: str = "D's output: one logit per p
     fig = Figure(figsize=(cell * panels + 0.6, cell + 0.3), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)[0]
     if image is not None:
-        _draw_image(axes[0], _as_uint8_batch(image)[0], image_title)
+        _draw_image(axes[0], as_uint8_batch(image)[0], image_title)
     ax = axes[-1]
     limit = float(np.max(np.abs(values))) or 1.0
     low, high = (-limit, limit) if centred else (float(values.min()), float(values.max()))
@@ -460,7 +463,7 @@ def show_patch_map(logits, image=None, title: str = "D's output: one logit per p
     return fig
 
 
-def patch_size_chooser(image, fields: Sequence[int] = PAPER_FIELDS, value: int = 70):
+def patch_size_chooser(image, fields: Sequence[int] = RECEPTIVE_FIELDS, value: int = 70):
     """A widget: pick a patch size, see it on `image` (see the module docstring on front ends).
 
     Returns an `ipywidgets.VBox` of a ToggleButtons (CSS class ``p2p-patch-chooser``) and an
@@ -500,10 +503,11 @@ def save_results_figure(run_dir, out_path,
     """
     from PIL import Image
 
-    samples = sorted(Path(run_dir, "samples").glob("step-*.png"))
+    run = RunFolder(run_dir)
+    samples = run.samples()
     if not samples:
         raise FileNotFoundError(
-            f"{Path(run_dir) / 'samples'} holds no sample grid; train the run first (make train)."
+            f"{run.samples_dir} holds no sample grid; train the run first (make train)."
         )
     grid = np.asarray(Image.open(samples[-1]).convert("RGB"))
     height, width = grid.shape[:2]

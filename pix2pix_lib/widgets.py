@@ -34,7 +34,7 @@ import numpy as np
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from pix2pix_lib.viz import _as_uint8_batch, figure_png, show_pairs
+from pix2pix_lib.viz import as_uint8_batch, figure_png, show_pairs
 
 __all__ = [
     "ImageBrowser",
@@ -56,7 +56,7 @@ _TERM_COLOURS = {"adversarial": "#d62728", "l1": "#1f77b4"}
 
 def _uint8_batch(images) -> np.ndarray:
     """viz's (N, H, W, C) uint8 batch, with gray images repeated to RGB for the widgets."""
-    array = _as_uint8_batch(images)
+    array = as_uint8_batch(images)
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     return array

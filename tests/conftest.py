@@ -1,8 +1,16 @@
-"""Shared fixtures: small datasets made on the fly (tests never download anything)."""
+"""Shared fixtures: small datasets made on the fly (tests never download anything).
+
+Plain helper functions (random images, weight snapshots, pair files) are in tests/helpers:
+`from helpers import random_pair, snapshot, changed, save_pair`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from helpers import HEIGHT, random_uint8, save_pair
+from PIL import Image
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +26,30 @@ def tiny_maps(tmp_path_factory):
 def mixed_policy(request):
     """Set a mixed-precision global policy for one test (indirect parametrize), always
     restoring float32 so no other test runs under it."""
-    from pix2pix_lib._tf import keras
+    from pix2pix_lib.tf_quiet import keras
 
     keras.mixed_precision.set_global_policy(request.param)
     try:
         yield request.param
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture
+def mixed_folder(tmp_path) -> Path:
+    """One folder with 4 bad files and 4 good ones (RGB, grayscale, RGBA, palette)."""
+    folder = tmp_path / "mixed"
+    save_pair(folder / "good_rgb.jpg")
+    good_png = save_pair(tmp_path / "full.png")
+    Image.open(good_png).convert("L").save(folder / "good_gray.png")
+    Image.open(good_png).convert("RGBA").save(folder / "good_rgba.png")
+    Image.open(good_png).convert("P").save(folder / "good_palette.png")
+    noise = random_uint8((HEIGHT, 2 * HEIGHT, 3))
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    whole = (tmp_path / "noise.png").read_bytes()
+    (folder / "bad_truncated.png").write_bytes(whole[: len(whole) // 2])
+    (folder / "bad_empty.jpg").write_bytes(b"")
+    (folder / "bad_text.png").write_text("this is not an image\n")
+    save_pair(folder / "bad_odd_width.png").unlink()
+    Image.new("RGB", (70, HEIGHT)).save(folder / "bad_odd_width.png")
+    return folder

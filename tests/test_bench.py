@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from pix2pix_lib._tf import keras
 from pix2pix_lib.bench import (
-    _median_ms,
     format_report,
     forward_flops,
+    median_ms,
     run_bench,
     step_flops,
     timed_run_config,
 )
 from pix2pix_lib.cli import main
+from pix2pix_lib.tf_quiet import keras
 
 
 def test_forward_flops_counts_convolutions_by_hand():
@@ -41,7 +41,7 @@ def test_step_flops_scale_with_the_batch():
 def test_median_drops_only_the_warm_up_window():
     # stamps at the start and after each of 4 windows of 2 steps: 10 s warm-up, then 2, 4, 3 s
     stamps = [0.0, 10.0, 12.0, 16.0, 19.0]
-    assert _median_ms(stamps, steps=2) == 1500.0  # median of 2, 4, 3 s over 2 steps
+    assert median_ms(stamps, steps=2) == 1500.0  # median of 2, 4, 3 s over 2 steps
 
 
 def test_timed_train_run_keeps_checkpoints_and_samples_out_of_the_windows():

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import random_pair
 
 from pix2pix_lib import classic
-from pix2pix_lib._tf import keras
 from pix2pix_lib.config import profile
+from pix2pix_lib.tf_quiet import keras
 
 SIZES = {"image_size": 32, "g_filters": 8, "d_filters": 8}
 
 
 def batch(seed=0):
-    rng = np.random.default_rng(seed)
-    shape = (1, 32, 32, 3)
-    return (rng.uniform(-1, 1, shape).astype(np.float32),
-            rng.uniform(-1, 1, shape).astype(np.float32))
+    return random_pair((1, 32, 32, 3), seed)
 
 
 def stepped(freeze_after_compile):

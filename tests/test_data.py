@@ -1,4 +1,6 @@
-"""Tests for pix2pix_lib.data: finding, validating, splitting and feeding paired images.
+"""Tests for pix2pix_lib.data: loading, jittering and feeding paired images.
+
+Finding, validating and splitting the pair files is tests/test_pairs.py.
 
 Every image is made on the fly in pytest's tmp_path (64x32 pairs: two 32x32 halves), so the
 file runs offline in seconds.
@@ -6,44 +8,24 @@ file runs offline in seconds.
 
 from __future__ import annotations
 
-import pickle
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import BLUE, HEIGHT, RED, make_folder, random_uint8, save_pair
 from PIL import Image
 
 from pix2pix_lib import data
-from pix2pix_lib._tf import tf
-
-HEIGHT = 32  # each pair is HEIGHT x 2*HEIGHT
-RED, BLUE = (255, 0, 0), (0, 0, 255)
-
+from pix2pix_lib.tf_quiet import tf
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def save_pair(path: Path, left=RED, right=BLUE, height: int = HEIGHT) -> Path:
-    """A side-by-side pair: left half one colour, right half another."""
-    pixels = np.zeros((height, 2 * height, 3), np.uint8)
-    pixels[:, :height] = left
-    pixels[:, height:] = right
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
-    return path
-
-
 def save_twin_noise_pair(path: Path, seed: int = 0, height: int = HEIGHT) -> Path:
     """Two IDENTICAL halves of random noise: any crop or mirror changes them, visibly."""
-    half = np.random.default_rng(seed).integers(0, 256, (height, height, 3), dtype=np.uint8)
+    half = random_uint8((height, height, 3), seed)
     Image.fromarray(np.concatenate([half, half], axis=1)).save(path)
     return path
-
-
-def make_folder(folder: Path, count: int) -> list[Path]:
-    """`count` pairs whose colours identify them (file k has red = 40 * k)."""
-    return [save_pair(folder / f"pair_{k:02d}.png", left=(40 * k, 0, 0)) for k in range(count)]
 
 
 @pytest.fixture
@@ -64,150 +46,8 @@ def noisy_pairs(tmp_path) -> list[Path]:
     return paths
 
 
-@pytest.fixture
-def mixed_folder(tmp_path) -> Path:
-    """One folder with 4 bad files and 4 good ones (RGB, grayscale, RGBA, palette)."""
-    folder = tmp_path / "mixed"
-    save_pair(folder / "good_rgb.jpg")
-    good_png = save_pair(tmp_path / "full.png")
-    Image.open(good_png).convert("L").save(folder / "good_gray.png")
-    Image.open(good_png).convert("RGBA").save(folder / "good_rgba.png")
-    Image.open(good_png).convert("P").save(folder / "good_palette.png")
-    noise = np.random.default_rng(0).integers(0, 256, (HEIGHT, 2 * HEIGHT, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(tmp_path / "noise.png")
-    whole = (tmp_path / "noise.png").read_bytes()
-    (folder / "bad_truncated.png").write_bytes(whole[: len(whole) // 2])
-    (folder / "bad_empty.jpg").write_bytes(b"")
-    (folder / "bad_text.png").write_text("this is not an image\n")
-    save_pair(folder / "bad_odd_width.png").unlink()
-    Image.new("RGB", (70, HEIGHT)).save(folder / "bad_odd_width.png")
-    return folder
-
-
-EXPECTED_BAD = {
-    "bad_empty.jpg": "empty file (0 bytes)",
-    "bad_odd_width.png": f"width 70 is not 2 x height {HEIGHT}",
-    "bad_text.png": "cannot decode: not an image",
-    "bad_truncated.png": "truncated image",
-}
-
-
 def batches(dataset, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(source.numpy(), target.numpy()) for source, target in dataset.take(count)]
-
-
-# --- finding and validating files ------------------------------------------------------------
-
-
-def test_scan_finds_images_of_any_case_and_ignores_other_files(tmp_path):
-    save_pair(tmp_path / "a.jpg")
-    save_pair(tmp_path / "b.JPEG")
-    save_pair(tmp_path / "c.Png")
-    (tmp_path / "notes.txt").write_text("hello")
-    (tmp_path / ".DS_Store").write_bytes(b"\0\1\2")
-    (tmp_path / "._a.jpg").write_bytes(b"macOS resource fork, not an image")
-    save_pair(tmp_path / "sub" / "nested.png")  # not recursive
-    assert [path.name for path in data.scan_pairs(tmp_path)] == ["a.jpg", "b.JPEG", "c.Png"]
-
-
-def test_find_splits_detects_dataset_root_and_flat_folder(tmp_path):
-    make_folder(tmp_path / "root" / "train", 2)
-    make_folder(tmp_path / "root" / "val", 1)
-    (tmp_path / "root" / "test").mkdir()  # no images: not a split
-    assert data.find_splits(tmp_path / "root") == {
-        "train": tmp_path / "root" / "train",
-        "val": tmp_path / "root" / "val",
-    }
-    assert data.find_splits(tmp_path / "root" / "train") == {}
-
-
-def test_bad_files_are_all_reported_in_one_error(mixed_folder):
-    good, bad = data.check_pairs(mixed_folder)
-    assert [path.name for path in good] == [
-        "good_gray.png",
-        "good_palette.png",
-        "good_rgb.jpg",
-        "good_rgba.png",
-    ]
-    assert {item.path.name: item.reason for item in bad} == EXPECTED_BAD
-
-    with pytest.raises(data.BadPairsError) as caught:
-        data.scan_pairs(mixed_folder)
-    message = str(caught.value)
-    for name, reason in EXPECTED_BAD.items():
-        assert f"{mixed_folder / name}: {reason}" in message.splitlines()
-    assert 'on_bad="skip"' in message.splitlines()[-1]
-    assert len(caught.value.bad) == 4
-    assert isinstance(caught.value, data.DataError)
-    assert pickle.loads(pickle.dumps(caught.value)).bad == caught.value.bad
-
-
-def test_skip_warns_once_and_returns_the_good_files(mixed_folder):
-    with pytest.warns(UserWarning, match="skipping 4 bad image file") as record:
-        good = data.scan_pairs(mixed_folder, on_bad="skip")
-    assert len(record) == 1
-    assert all(name in str(record[0].message) for name in EXPECTED_BAD)
-    assert len(good) == 4 and all(path.name.startswith("good_") for path in good)
-
-
-def test_nothing_good_left_after_skip_is_an_error(tmp_path):
-    (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.warns(UserWarning), pytest.raises(data.DataError, match="no valid pairs"):
-        data.scan_pairs(tmp_path, on_bad="skip")
-
-
-def test_missing_and_empty_folders_give_helpful_errors(tmp_path):
-    with pytest.raises(data.DataError, match="does not exist") as caught:
-        data.scan_pairs(tmp_path / "nowhere")
-    assert str(tmp_path / "nowhere") in str(caught.value)
-    (tmp_path / "readme.txt").write_text("no images here")
-    with pytest.raises(data.DataError, match=r"no images in .*width = 2 x height.*train/"):
-        data.check_pairs(tmp_path)
-    with pytest.raises(ValueError, match="on_bad"):
-        data.scan_pairs(tmp_path, on_bad="ignore")
-
-
-def test_resolve_dataset_uses_val_then_test_then_a_split(tmp_path):
-    train = make_folder(tmp_path / "root" / "train", 4)
-    test = make_folder(tmp_path / "root" / "test", 2)
-    assert data.resolve_dataset(tmp_path / "root") == (train, test)
-    val = make_folder(tmp_path / "root" / "val", 1)
-    assert data.resolve_dataset(tmp_path / "root") == (train, val)
-    other = make_folder(tmp_path / "other", 3)
-    assert data.resolve_dataset(tmp_path / "root", tmp_path / "other") == (train, other)
-
-    flat_train, flat_val = data.resolve_dataset(tmp_path / "root" / "train", val_fraction=0.25)
-    assert len(flat_val) == 1 and sorted(flat_train + flat_val) == train
-
-
-# --- splitting --------------------------------------------------------------------------------
-
-
-def test_train_val_split_is_deterministic_disjoint_and_complete():
-    paths = [Path(f"folder/img_{k:03d}.jpg") for k in range(40)]
-    train, val = data.train_val_split(paths, val_fraction=0.1, seed=0)
-    assert len(val) == 4 and len(train) == 36
-    assert set(train).isdisjoint(val) and sorted(train + val) == paths
-    assert train == sorted(train) and val == sorted(val)
-
-    shuffled = paths[:]
-    random.Random(1).shuffle(shuffled)
-    assert data.train_val_split(shuffled, val_fraction=0.1, seed=0) == (train, val)
-    moved = [Path("elsewhere") / path.name for path in paths]  # names decide, not folders
-    assert [path.name for path in data.train_val_split(moved, 0.1, seed=0)[1]] == [
-        path.name for path in val
-    ]
-    assert data.train_val_split(paths, val_fraction=0.1, seed=1)[1] != val
-
-
-def test_train_val_split_edge_cases():
-    two = [Path("a.png"), Path("b.png")]
-    train, val = data.train_val_split(two, val_fraction=0.01)
-    assert len(train) == 1 and len(val) == 1
-    assert data.train_val_split([Path("a.png")]) == ([Path("a.png")], [])
-    assert data.train_val_split(two, val_fraction=0) == (two, [])
-    with pytest.raises(ValueError, match="val_fraction"):
-        data.train_val_split(two, val_fraction=1.0)
 
 
 # --- pixels -----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from pix2pix_lib._tf import tf
 from pix2pix_lib.hardware import (
     choose_strategy,
     cpu_has_fast_bf16,
@@ -11,6 +10,7 @@ from pix2pix_lib.hardware import (
     resolve_jit,
     resolve_precision,
 )
+from pix2pix_lib.tf_quiet import tf
 
 
 def test_auto_choices_follow_the_device():

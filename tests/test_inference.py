@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import random_uint8, snapshot
 from PIL import Image
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import DataError, to_float
 from pix2pix_lib.inference import (
@@ -19,6 +19,7 @@ from pix2pix_lib.inference import (
     translate_files,
 )
 from pix2pix_lib.models import unet_generator
+from pix2pix_lib.tf_quiet import keras, tf
 
 SIZE = 32
 
@@ -39,10 +40,6 @@ def _identity_model(channels_in: int = 3, channels_out: int = 3) -> keras.Model:
     inputs = keras.Input((SIZE, SIZE, channels_in))
     outputs = keras.layers.Identity()(inputs[..., :channels_out])
     return keras.Model(inputs, outputs)
-
-
-def _random_image(shape, seed=0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
 def _smooth_image(height: int, width: int) -> np.ndarray:
@@ -73,13 +70,13 @@ def test_plan_resizes_up_to_twice_the_model_size_and_tiles_beyond():
     ids=["non-square", "gray-2d", "gray-1ch", "rgba", "large-tiled"],
 )
 def test_translate_keeps_height_and_width(generator, shape):
-    (output,) = translate(generator, [_random_image(shape)])
+    (output,) = translate(generator, [random_uint8(shape)])
     assert output.shape == (*shape[:2], 3) and output.dtype == np.uint8
 
 
 def test_translate_batches_mixed_images_and_keeps_order(generator):
     images = [
-        _random_image(shape, seed)
+        random_uint8(shape, seed)
         for seed, shape in enumerate([(20, 20, 3), (200, 70, 3), (33, 17, 3)])
     ]
     outputs = translate(generator, images, paper_mode=False, tile=None)
@@ -89,8 +86,8 @@ def test_translate_batches_mixed_images_and_keeps_order(generator):
 
 
 def test_paper_mode_translate_leaves_the_weights_unchanged(generator):
-    before = [w.numpy().copy() for w in generator.weights]
-    translate(generator, [_random_image((100, 70, 3))], paper_mode=True)
+    before = snapshot(generator.weights)
+    translate(generator, [random_uint8((100, 70, 3))], paper_mode=True)
     for old, new in zip(before, generator.weights, strict=True):
         np.testing.assert_array_equal(old, new.numpy())
 
@@ -113,12 +110,12 @@ def test_resize_strategy_undoes_the_aspect_distortion():
 
 def test_channels_are_matched_to_the_model():
     gray_model = _identity_model(channels_in=1, channels_out=1)
-    (output,) = translate(gray_model, [_random_image((20, 30, 3))])
+    (output,) = translate(gray_model, [random_uint8((20, 30, 3))])
     assert output.shape == (20, 30, 1)
     with pytest.raises(ValueError, match="dtype float32"):
         translate(gray_model, [np.zeros((20, 30, 3), np.float32)])
     with pytest.raises(ValueError, match="image_size=64"):
-        translate(gray_model, [_random_image((20, 30, 3))], image_size=64)
+        translate(gray_model, [random_uint8((20, 30, 3))], image_size=64)
 
 
 # --- translate_files --------------------------------------------------------------------------
@@ -126,9 +123,9 @@ def test_channels_are_matched_to_the_model():
 
 def _write_inputs(folder):
     folder.mkdir()
-    Image.fromarray(_random_image((50, 90, 3), 1)).save(folder / "photo.jpg")
-    Image.fromarray(_random_image((40, 40), 2), "L").save(folder / "GRAY.PNG")
-    Image.fromarray(_random_image((30, 60, 4), 3), "RGBA").save(folder / "alpha.png")
+    Image.fromarray(random_uint8((50, 90, 3), 1)).save(folder / "photo.jpg")
+    Image.fromarray(random_uint8((40, 40), 2), "L").save(folder / "GRAY.PNG")
+    Image.fromarray(random_uint8((30, 60, 4), 3), "RGBA").save(folder / "alpha.png")
     (folder / "notes.txt").write_text("not an image")
     return {"photo.jpg": (90, 50), "GRAY.PNG": (40, 40), "alpha.png": (60, 30)}
 
@@ -176,7 +173,7 @@ def test_translate_files_names_an_unreadable_input_and_writes_nothing(generator,
 
 def test_translate_files_takes_the_source_half_of_pairs(generator, config, tmp_path):
     (tmp_path / "pairs").mkdir()
-    Image.fromarray(_random_image((40, 80, 3))).save(tmp_path / "pairs" / "1.png")
+    Image.fromarray(random_uint8((40, 80, 3))).save(tmp_path / "pairs" / "1.png")
     (path,) = translate_files(
         generator, [tmp_path / "pairs"], tmp_path / "out", config=config, pairs=True
     )
@@ -192,7 +189,7 @@ def test_export_round_trip_matches_the_generator(generator, tmp_path, capfd, cap
         paths = export_generator(generator, tmp_path / "export")
     printed = capfd.readouterr()
     assert "Assets written" not in printed.out + printed.err + caplog.text  # a notebook's red box
-    x = to_float(_random_image((2, SIZE, SIZE, 3)))
+    x = to_float(random_uint8((2, SIZE, SIZE, 3)))
     expected = generator(x, training=False).numpy()
     reloaded = load_generator(paths["keras"])
     np.testing.assert_allclose(reloaded(x, training=False).numpy(), expected, atol=1e-5)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pix2pix_lib import losses
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.tf_quiet import keras, tf
 
 
 def softplus(x: float) -> float:
@@ -107,6 +107,16 @@ def test_l1_weight_zero_is_the_gan_alone():
     )
     assert float(result.l1) == pytest.approx(2.0)
     assert float(result.total) == pytest.approx(math.log(2.0), rel=1e-6)
+
+
+def test_gan_weight_scales_the_adversarial_term_of_the_total():
+    args = (tf.zeros((1, 4)), tf.ones((1, 2, 2, 1)), -tf.ones((1, 2, 2, 1)))
+    result = losses.generator_loss(*args, l1_weight=10.0, gan_weight=0.5)
+    assert float(result.total) == pytest.approx(0.5 * math.log(2.0) + 10.0 * 2.0, rel=1e-6)
+    l1_only = losses.generator_loss(*args, l1_weight=10.0, gan_weight=0.0)
+    assert float(l1_only.total) == pytest.approx(20.0)  # the paper's "L1 alone"
+    with pytest.raises(ValueError, match="gan_weight"):
+        losses.generator_loss(*args, gan_weight=-1.0)
 
 
 # ------------------------------------------------------------------------------------------

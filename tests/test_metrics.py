@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from helpers import random_uint8
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import DataError, to_float
 from pix2pix_lib.metrics import (
@@ -25,14 +25,14 @@ from pix2pix_lib.metrics import (
     spectral_distance,
 )
 from pix2pix_lib.models import unet_generator
+from pix2pix_lib.tf_quiet import keras, tf
 
 SIZE = 16  # tf.image.ssim needs at least 11 x 11
 
 
 def _images(seed: int, count: int, size: int = SIZE, channels: int = 3) -> np.ndarray:
     """Random float32 images in [-1, 1] that are exact uint8 levels (as the data pipeline's)."""
-    rng = np.random.default_rng(seed)
-    return to_float(rng.integers(0, 256, (count, size, size, channels), dtype=np.uint8))
+    return to_float(random_uint8((count, size, size, channels), seed))
 
 
 def _dataset(sources: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.data.Dataset:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import changed, snapshot
 
 from pix2pix_lib import models
-from pix2pix_lib._tf import keras, tf
+from pix2pix_lib.tf_quiet import keras, tf
 
 # The TF tutorial's generator has 54,425,859 parameters; ours drops the BatchNorm of the 1x1
 # bottleneck (gamma, beta, moving mean, moving variance: 4 x 512 = 2,048), as the paper's
@@ -23,24 +24,12 @@ PATCHGAN_PARAMS = {1: 9_217, 16: 139_777, 70: 2_770_433, 286: 11_163_137}
 # ------------------------------------------------------------------------------------------
 
 
-def leaf_layers(layer):
-    """All layers of a nested model, in call order."""
-    if isinstance(layer, keras.Model):
-        for sub in layer.layers:
-            yield from leaf_layers(sub)
-    else:
-        yield layer
-
-
 def weights_snapshot(model) -> list[np.ndarray]:
-    return [np.array(weight.numpy(), copy=True) for weight in model.weights]
+    return snapshot(model.weights)
 
 
-def same_weights(model, snapshot) -> bool:
-    return all(
-        np.array_equal(before, weight.numpy())
-        for before, weight in zip(snapshot, model.weights, strict=True)
-    )
+def same_weights(model, before) -> bool:
+    return not any(changed(before, model.weights))
 
 
 def rows_by_block(model) -> dict[str, dict]:
@@ -225,13 +214,13 @@ def test_encoder_decoder_has_no_skips_and_fewer_parameters():
 
 def test_norm_choices_change_the_norm_layers_and_biases():
     instance = models.unet_generator(32, base_filters=4, max_filters=16, norm="instance")
-    leaves = list(leaf_layers(instance))
+    leaves = list(models.leaf_layers(instance))
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in leaves)
     assert sum(isinstance(layer, keras.layers.GroupNormalization) for layer in leaves) == 3 + 4
     plain = models.unet_generator(32, base_filters=4, max_filters=16, norm="none")
     convs = [
         layer
-        for layer in leaf_layers(plain)
+        for layer in models.leaf_layers(plain)
         if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)
     ]
     assert len(convs) == 10 and all(conv.use_bias for conv in convs)
@@ -244,7 +233,7 @@ def test_normalised_networks_have_a_bias_on_their_last_layer_only():
     for model, last in ((generator, "output_conv"), (disc, "logits")):
         biased = [
             layer.name
-            for layer in leaf_layers(model)
+            for layer in models.leaf_layers(model)
             if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)
             and layer.use_bias
         ]
@@ -257,12 +246,12 @@ def test_synchronized_batchnorm_is_passed_to_every_batchnorm():
     for model in (generator, disc):
         norms = [
             layer
-            for layer in leaf_layers(model)
+            for layer in models.leaf_layers(model)
             if isinstance(layer, keras.layers.BatchNormalization)
         ]
         assert norms and all(layer.synchronized for layer in norms)
     default = models.unet_generator(32, base_filters=4)
-    assert not any(getattr(layer, "synchronized", False) for layer in leaf_layers(default))
+    assert not any(getattr(layer, "synchronized", False) for layer in models.leaf_layers(default))
 
 
 # ------------------------------------------------------------------------------------------
@@ -325,7 +314,7 @@ def input_window(disc, index: int) -> tuple[int, int]:
     of its input, and zero padding p shifts rows by -p. Independent of receptive_field().
     """
     low, high = index, index
-    for layer in reversed(list(leaf_layers(disc))):
+    for layer in reversed(list(models.leaf_layers(disc))):
         if isinstance(layer, keras.layers.ZeroPadding2D):
             pad = layer.padding[0][0]
             low, high = low - pad, high - pad
@@ -555,5 +544,5 @@ def test_summary_table_lists_every_block_and_adds_up(small_generator):
 def test_plot_unet_is_optional(tmp_path, small_generator, monkeypatch):
     result = models.plot_unet(small_generator, tmp_path / "unet.png")
     assert result is None or result.exists()
-    monkeypatch.setattr(models, "_graphviz_available", lambda: False)
+    monkeypatch.setattr(models, "graphviz_available", lambda: False)
     assert models.plot_unet(small_generator, tmp_path / "again.png") is None

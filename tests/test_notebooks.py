@@ -97,5 +97,6 @@ class TestNotebook:
         """TF's start-up chatter is silenced only when the library imports it first."""
         for i, cell in enumerate(code_cells(load(path))):
             assert not re.search(r"^\s*(import tensorflow|from tensorflow)", cell.source, re.M), (
-                f"cell {i}: import TF through pix2pix_lib._tf (quiet), not directly"
+                f"cell {i}: import TF quietly with `from pix2pix_lib.tf_quiet import keras, tf`, "
+                "not directly"
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pix2pix_lib._tf import keras, tf
 from pix2pix_lib.optimizers import FusedAdam
+from pix2pix_lib.tf_quiet import keras, tf
 
 
 def _trajectory(optimizer, steps=4, seed=0):

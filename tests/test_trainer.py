@@ -1,49 +1,27 @@
-"""The training step and the run folder: updates, learning, exact resume, kill -9, NaN guard."""
+"""The training step: updates, their order, precision, the learning-rate schedule.
+
+The run folder around it (exact resume, kill -9, NaN guard) is tests/test_runs.py."""
 
 from __future__ import annotations
 
-import csv
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import numpy as np
 import pytest
+from helpers import changed, random_pair, snapshot
 
-from pix2pix_lib._tf import keras, tf
-from pix2pix_lib.config import profile
-from pix2pix_lib.data import load_pairs_numpy, resolve_dataset
+from pix2pix_lib.config import PRECISION_POLICIES, profile
+from pix2pix_lib.hardware import plan_hardware
 from pix2pix_lib.losses import generator_loss
-from pix2pix_lib.runs import (
-    RunError,
-    RunFolder,
-    TrainingDiverged,
-    _segments,
-    tensorboard_available,
-    train,
-)
-from pix2pix_lib.trainer import LinearDecay, Pix2Pix, build_pix2pix, rng_variables
+from pix2pix_lib.tf_quiet import keras, tf
+from pix2pix_lib.trainer import LinearDecay, build_pix2pix, rng_variables
 
 
 def smoke(**overrides):
     return profile("smoke", **overrides)
 
 
-def random_batch(size=64, batch=1, seed=0):
-    rng = np.random.default_rng(seed)
-    shape = (batch, size, size, 3)
-    return (tf.constant(rng.uniform(-1, 1, shape), tf.float32),
-            tf.constant(rng.uniform(-1, 1, shape), tf.float32))
-
-
-def snapshot(variables):
-    return [v.numpy().copy() for v in variables]
-
-
-def changed(before, variables):
-    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables, strict=True)]
+def random_batch(seed=0):
+    """One (source, target) batch of 64 px noise, as tensors."""
+    return tuple(tf.constant(images) for images in random_pair((1, 64, 64, 3), seed))
 
 
 ORDERS = ["simultaneous", "alternating"]
@@ -124,130 +102,25 @@ def test_fp16_step_uses_loss_scaling_and_stays_finite():
     assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
 
 
+def test_auto_precision_is_resolved_as_train_resolves_it():
+    """build_pix2pix and runs.train agree: both resolve "auto" for the devices found."""
+    plan = plan_hardware("auto", None)
+    model = build_pix2pix(smoke(), total_steps=10)
+    conv = model.generator.get_layer("down1").layers[0]
+    assert conv.dtype_policy.name == PRECISION_POLICIES[plan.precision]
+    assert model.jit_compile == plan.jit_compile
+    assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
+
+
+def test_pix2pix_precision_reaches_build_pix2pix(monkeypatch):
+    monkeypatch.setenv("PIX2PIX_PRECISION", "fp32")
+    model = build_pix2pix(smoke(), total_steps=10)
+    assert model.generator.get_layer("down1").layers[0].dtype_policy.name == "float32"
+
+
 def test_linear_decay_is_constant_then_reaches_zero():
     schedule = LinearDecay(2e-4, total_steps=100, decay_fraction=0.5)
     values = [float(schedule(step)) for step in (0, 49, 50, 75, 100, 120)]
     assert values[:3] == pytest.approx([2e-4, 2e-4, 2e-4])
     assert values[3] == pytest.approx(1e-4)
     assert values[4:] == [0.0, 0.0]
-
-
-@pytest.mark.parametrize("start, total, length, expected", [
-    (0, 30, 10, [(0, 3, 10)]),
-    (20, 30, 10, [(20, 1, 10)]),
-    (0, 25, 10, [(0, 2, 10), (20, 1, 5)]),
-    (7, 35, 10, [(7, 1, 3), (10, 2, 10), (30, 1, 5)]),
-    (30, 30, 10, []),
-])
-def test_segments_cover_every_step_once(start, total, length, expected):
-    assert _segments(start, total, length) == expected
-
-
-# --- runs ------------------------------------------------------------------------------------
-def l1_on(generator, sources, targets):
-    return float(np.mean(np.abs(generator(sources, training=False).numpy() - targets)))
-
-
-@pytest.mark.slow
-def test_a_smoke_run_lowers_l1_on_its_pairs(tiny_maps, tmp_path):
-    config = smoke(steps=60, g_learning_rate=1e-3, checkpoint_every=30, sample_every=30,
-                   log_every=30)
-    train_paths, _ = resolve_dataset(tiny_maps)
-    sources, targets = load_pairs_numpy(train_paths[:8], image_size=64)
-    keras.utils.set_random_seed(config.seed)
-    before = l1_on(build_pix2pix(config, 60).generator, sources, targets)
-    result = train(config, tiny_maps, tmp_path / "run", verbose=0)
-    after = l1_on(result.model.generator, sources, targets)
-    assert after < 0.8 * before, (before, after)
-    run = result.run
-    assert [step for step, _ in run.checkpoints()] == [30, 60]
-    assert sorted(p.name for p in run.samples_dir.glob("*.png")) == [
-        "step-00000030.png", "step-00000060.png"]
-    assert [int(row["step"]) for row in run.read_history()] == [30, 60]
-    assert run.generator_path.exists()
-    assert any(run.logs_dir.iterdir()) == tensorboard_available()
-
-
-def all_variables(model: Pix2Pix):
-    return [v.numpy() for v in (*model.generator.variables, *model.discriminator.variables,
-                                *model.g_optimizer.variables, *model.d_optimizer.variables)]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("order", ORDERS)
-def test_resume_continues_exactly(tiny_maps, tmp_path, order):
-    """N steps straight == N/2, stop, resume, N/2 more: every variable equal (dropout RNG,
-    optimizer moments and data position included), in both update orders."""
-    tf.config.experimental.enable_op_determinism()
-    config = smoke(steps=8, checkpoint_every=4, log_every=4, sample_every=4, update_order=order)
-    straight = train(config, tiny_maps, tmp_path / "straight", verbose=0)
-    train(config.replace(steps=4), tiny_maps, tmp_path / "split", verbose=0)
-    resumed = train(config, tiny_maps, tmp_path / "split", resume=True, verbose=0)
-    assert (resumed.start_step, resumed.final_step) == (4, 8)
-    for a, b in zip(all_variables(straight.model), all_variables(resumed.model), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert [r["step"] for r in resumed.run.read_history()] == ["4", "8"]
-
-
-def test_existing_run_is_never_overwritten(tiny_maps, tmp_path):
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine")
-    with pytest.raises(RunError, match="already holds files; nothing was overwritten"):
-        train(smoke(steps=2), tiny_maps, out, verbose=0)
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
-    with pytest.raises(RunError, match="no run to resume"):
-        train(smoke(steps=2), tiny_maps, tmp_path / "absent", resume=True, verbose=0)
-
-
-def test_resume_refuses_a_changed_architecture(tiny_maps, tmp_path):
-    train(smoke(steps=2, checkpoint_every=2, log_every=2), tiny_maps, tmp_path / "run", verbose=0)
-    with pytest.raises(RunError, match="g_filters: 16 -> 32"):
-        train(smoke(steps=4, g_filters=32), tiny_maps, tmp_path / "run", resume=True, verbose=0)
-
-
-def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_maps, tmp_path,
-                                                                     monkeypatch):
-    original = Pix2Pix.pix2pix_losses
-
-    def poisoned(self, *args, **kwargs):
-        values = original(self, *args, **kwargs)
-        nan = tf.constant(float("nan"))
-        return {k: tf.where(self.step_counter >= 6, nan, v) for k, v in values.items()}
-
-    monkeypatch.setattr(Pix2Pix, "pix2pix_losses", poisoned)
-    config = smoke(steps=20, checkpoint_every=5, log_every=10, sample_every=5)
-    with pytest.raises(TrainingDiverged, match="last good checkpoint is step 5"):
-        train(config, tiny_maps, tmp_path / "run", verbose=0)
-    run = RunFolder(tmp_path / "run")
-    assert [step for step, _ in run.checkpoints()] == [5]
-    assert not run.generator_path.exists()
-
-
-@pytest.mark.slow
-def test_a_killed_run_resumes(tiny_maps, tmp_path):
-    out = tmp_path / "run"
-    command = [sys.executable, "-m", "pix2pix_lib", "train", "--data", str(tiny_maps),
-               "--profile", "smoke", "--out", str(out), "--quiet",
-               "--set", "checkpoint_every=2", "--set", "log_every=2"]
-    process = subprocess.Popen([*command, "--steps", "400"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not RunFolder(out).checkpoints() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.5)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    killed_at = RunFolder(out).checkpoints()[-1][0]
-    assert 0 < killed_at < 400
-    done = subprocess.run([*command, "--steps", str(killed_at + 4), "--resume"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    run = RunFolder(out)
-    assert run.checkpoints()[-1][0] == killed_at + 4
-    with open(run.history_path, newline="") as handle:
-        steps = [int(row["step"]) for row in csv.DictReader(handle)]
-    assert steps[-1] == killed_at + 4 and steps == sorted(set(steps))
-    assert not list(out.rglob(".tmp-*"))

@@ -217,7 +217,7 @@ def test_show_jitter_names_crop_and_mirror():
     titles = [ax.get_title() for ax in fig.axes[1:7]]
     assert all(title.startswith(f"seed {k}\ncrop at (") for k, title in enumerate(titles))
     assert any(title.endswith("mirrored") for title in titles)
-    assert viz._locate_crop(image, image[:16, :16] + 1) is None
+    assert viz.locate_crop(image, image[:16, :16] + 1) is None
 
 
 def test_show_images_accepts_a_list_of_different_sizes():
