@@ -1,4 +1,4 @@
-"""The `pix2pix` command: a thin layer over the library (DESIGN.md section 2).
+"""The `pix2pix` command: a thin layer over the library (README: "The command line").
 
 Each subcommand parses its flags, calls one library function and prints the result. Errors a
 user can fix (bad files, a missing folder, an existing run) go to stderr as one clear message
@@ -67,7 +67,7 @@ def _cmd_check(args) -> int:
 
 
 # --- train -------------------------------------------------------------------------------------
-_TRAIN_FLAGS = {  # CLI flag dest -> TrainConfig field, for the flags DESIGN.md names
+_TRAIN_FLAGS = {  # CLI flag dest -> TrainConfig field, for the flags the README names
     "direction": "direction", "image_size": "image_size", "steps": "steps", "epochs": "epochs",
     "batch_size": "batch_size", "seed": "seed",
 }

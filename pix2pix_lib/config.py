@@ -2,7 +2,7 @@
 
 Every number a run depends on lives in `TrainConfig`, so a run folder's `config.json` says
 exactly what was trained, and a notebook cell or a CLI flag changes one field without touching
-code. The profiles (DESIGN.md section 4) are starting points, overridable field by field:
+code. The profiles (README: "Profiles") are starting points, overridable field by field:
 
     smoke  64 px, 16/16 filters, 8 pairs, 20 steps   CI and nbval: every notebook in seconds
     quick  128 px, 32/32 filters, 3000 steps         a CPU classroom demo that visibly learns

@@ -142,7 +142,7 @@ def norm_layer(
     (`GroupNormalization(groups=-1)` is instance norm in Keras 3). The scale starts at N(1, 0.02),
     as the reference code's `init_weights` does. `synchronized_batchnorm` averages the batch
     statistics over replicas under a tf.distribute strategy; without it each replica's moving
-    statistics drift apart (measured in TF-NOTES.md).
+    statistics drift apart (measured: docs/architecture.md).
     """
     norm = _resolve_norm(norm)
     gamma_init = keras.initializers.RandomNormal(mean=1.0, stddev=0.02)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,55 @@ class RunMonitor(keras.callbacks.Callback):
         return self.run.save_sample(step, grid)
 
 
+class RunProgress(keras.callbacks.Callback):
+    """One progress display for the whole run: step k of the total, the losses, the run's ETA.
+
+    `fit` is called once per log interval (its "epochs" are display intervals, not passes over
+    the data), so Keras' own display would print "Epoch 7/30" and an ETA for one interval; this
+    one counts the run's steps instead. verbose=1: one line rewritten in place (at most twice a
+    second); verbose=2: one line per log interval, with the validation losses. The ETA is the
+    remaining steps at this process's pace so far, the first step (tracing) left out.
+    """
+
+    def __init__(self, first_step: int, total: int, verbose: int, print_fn=print):
+        super().__init__()
+        self.step, self.total, self.verbose, self.print_fn = first_step, total, verbose, print_fn
+        self._timed_from: tuple[int, float] | None = None
+        self._last_shown = 0.0
+
+    def start_segment(self, first_step: int) -> None:
+        self.step = first_step
+
+    def _eta(self) -> str:
+        if self._timed_from is None or self.step <= self._timed_from[0]:
+            return "ETA --"
+        first, since = self._timed_from
+        per_step = (time.perf_counter() - since) / (self.step - first)
+        minutes, seconds = divmod(round((self.total - self.step) * per_step), 60)
+        return f"{per_step * 1000:.0f} ms/step, ETA {minutes}:{seconds:02d}"
+
+    def _line(self, logs) -> str:
+        values = "  ".join(f"{key} {_scalar(value):.4g}" for key, value in (logs or {}).items())
+        return f"step {self.step}/{self.total}  {values}  ({self._eta()})"
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self._timed_from is None:  # the pace is timed from the end of the first step
+            self._timed_from = (self.step, time.perf_counter())
+        if self.verbose == 1 and (time.perf_counter() - self._last_shown > 0.5
+                                  or self.step == self.total):
+            self._last_shown = time.perf_counter()
+            self.print_fn("\r" + self._line(logs), end="", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose == 2:
+            self.print_fn(self._line(logs), flush=True)
+
+    def on_train_end(self, logs=None):
+        if self.verbose == 1 and self.step == self.total:
+            self.print_fn("", flush=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
@@ -215,7 +265,8 @@ def train(
     model, start = _model_at_start(config, plan, pairs.total_steps, run if resume else None)
     history = [row for row in run.read_history() if int(row["step"]) <= start]
     monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history)
-    _fit(model, monitor, config, pairs, start, plan.replicas, verbose, callbacks)
+    progress = RunProgress(start, pairs.total_steps, 1 if verbose == "auto" else int(verbose))
+    _fit(model, monitor, config, pairs, start, plan.replicas, [progress, *callbacks])
     if monitor.diverged_at is not None:
         raise _diverged(run, monitor.diverged_at)
     final = _finish(model, writer, monitor, config)
@@ -301,13 +352,16 @@ def _sample_pairs(config: TrainConfig, pairs: _Pairs):
 
 
 def _fit(model: Pix2Pix, monitor: RunMonitor, config: TrainConfig, pairs: _Pairs, start: int,
-         replicas: int, verbose, callbacks) -> None:
+         replicas: int, callbacks) -> None:
     """Train from `start` to the total, one `fit` call per segment (see `fit_segments`);
-    stops early when the monitor saw a loss diverge."""
+    stops early when the monitor saw a loss diverge. Keras' own display stays off: the
+    `RunProgress` among `callbacks` shows the whole run."""
     val_dataset = _eval_dataset(pairs.val, config, replicas)
     for first_step, epochs, steps_per_epoch in fit_segments(start, pairs.total_steps,
                                                             config.log_every):
-        monitor.start_segment(first_step)
+        for callback in (monitor, *callbacks):
+            if hasattr(callback, "start_segment"):
+                callback.start_segment(first_step)
         dataset = _sharded(make_train_dataset(
             pairs.train, image_size=config.image_size, batch_size=config.batch_size,
             direction=config.direction, channels=config.channels, seed=config.seed,
@@ -317,7 +371,7 @@ def _fit(model: Pix2Pix, monitor: RunMonitor, config: TrainConfig, pairs: _Pairs
         model.fit(
             dataset, initial_epoch=epoch0, epochs=epoch0 + epochs,
             steps_per_epoch=steps_per_epoch, validation_data=val_dataset,
-            callbacks=[monitor, *callbacks], verbose=verbose, shuffle=False,
+            callbacks=[monitor, *callbacks], verbose=0, shuffle=False,
         )
         if monitor.diverged_at is not None:
             return

@@ -111,7 +111,7 @@ class Pix2Pix(keras.Model):
 
         Building up front makes their variables exist before any checkpoint is restored into
         them and before `fit` traces the step (lazy building inside a distribution strategy
-        fails; see ../shared/TF-NOTES.md).
+        fails; see docs/architecture.md).
         """
         super().compile(**kwargs)
         self.g_optimizer = g_optimizer
@@ -130,7 +130,7 @@ class Pix2Pix(keras.Model):
         Keras 3 builds a model under a strategy by pulling one batch from the training iterator
         (a batch that is then never trained on, which would shift the data position of an
         exactly resumed run) and reducing it, which fails under MultiWorkerMirroredStrategy
-        (keras-team/keras#20585; ../shared/TF-NOTES.md). G, D and both optimizers are built in
+        (keras-team/keras#20585; docs/architecture.md). G, D and both optimizers are built in
         `compile`, so there is nothing left to build.
         """
         if self.built and self.g_optimizer.built and self.d_optimizer.built:
@@ -160,7 +160,7 @@ class Pix2Pix(keras.Model):
         results = {name: tracker.result() for name, tracker in self.trackers.items()}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3 cannot reduce 0-d logs across workers ("Invalid reduction dimension 0");
-            # shape (1,) reduces fine (TF-NOTES.md).
+            # shape (1,) reduces fine (docs/architecture.md).
             results = {name: tf.reshape(value, (1,)) for name, value in results.items()}
         return results
 

@@ -1,4 +1,4 @@
-"""The `pix2pix` command as DESIGN.md section 2 specifies it (called in-process: same code path)."""
+"""The `pix2pix` command as the README's "The command line" describes it (called in-process)."""
 
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ def test_export_round_trip_matches_the_generator(generator, tmp_path, capfd, cap
     expected = generator(x, training=False).numpy()
     reloaded = load_generator(paths["keras"])
     np.testing.assert_allclose(reloaded(x, training=False).numpy(), expected, atol=1e-5)
-    served = tf.saved_model.load(str(paths["saved_model"]))  # keep the object (TF-NOTES)
+    served = tf.saved_model.load(str(paths["saved_model"]))  # keep a reference (docs)
     np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), expected, atol=1e-5)
     readme = paths["readme"].read_text()
     assert 'm = tf.saved_model.load("saved_model"); y = m.serve(x)' in readme

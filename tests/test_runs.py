@@ -170,3 +170,16 @@ def test_a_killed_run_resumes(tiny_maps, tmp_path):
         steps = [int(row["step"]) for row in csv.DictReader(handle)]
     assert steps[-1] == killed_at + 4 and steps == sorted(set(steps))
     assert not list(out.rglob(".tmp-*"))
+
+
+def test_training_shows_steps_of_the_whole_run_and_never_an_epoch(tiny_maps, tmp_path, capsys):
+    """fit is called once per log interval; the display must count the run's steps, not
+    "Epoch k/N" of display intervals, and its ETA is for the run."""
+    config = profile("smoke", steps=6, log_every=2, checkpoint_every=6, sample_every=6)
+    train(config, tiny_maps, tmp_path / "run", verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch" not in out
+    lines = [line for line in out.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/6", "4/6", "6/6"]
+    assert "d_loss" in lines[0] and "val_d_loss" in lines[0]
+    assert "ETA 0:00" in lines[-1] and "ms/step" in lines[-1]

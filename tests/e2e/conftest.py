@@ -2,7 +2,8 @@
 
 The server serves a temporary copy of `notebooks/`, so opening notebooks never writes
 `.ipynb_checkpoints/`, outputs or data into the checkout (the notebooks' `../data` and `../runs`
-land in the temporary folder too). Facts behind each option: ../shared/E2E-NOTES.md.
+land in the temporary folder too). Facts behind each option:
+docs/architecture.md, "The browser test".
 
 Without Chromium or Playwright the tests are skipped with a message saying how to get them,
 except under CI=true, where a missing browser is an error: CI must really run them.

@@ -32,7 +32,7 @@ PATCH_BUTTON = ".p2p-patch-chooser button:not(.mod-active)"
 RUN_ALL_TIMEOUT_MS = int(float(os.environ.get("PIX2PIX_E2E_TIMEOUT", 480)) * 1000)
 
 # Set before Run All: a MutationObserver that records a `[*]:` prompt, so a notebook whose
-# prompts already look finished cannot pass for done before it has run (E2E-NOTES, traps).
+# prompts already look finished cannot pass for done before it has run (docs/architecture.md).
 ARM_BUSY_WATCH = """() => {
   window.__p2pBusySeen = false;
   const busy = () => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
@@ -55,7 +55,7 @@ RUN_ALL_FINISHED = f"""() => {{
 }}"""
 
 # A short hash of an image's src: comparing hashes inside the page keeps kilobytes of base64
-# out of failure messages (E2E-NOTES, traps).
+# out of failure messages (docs/architecture.md).
 HASH_JS = """const hash = text => { let h = 5381; for (let i = 0; i < text.length; i++)
     h = ((h * 33) ^ text.charCodeAt(i)) >>> 0; return h.toString(16) + ':' + text.length; };"""
 
