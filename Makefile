@@ -19,7 +19,7 @@ DATA ?= data/synthetic_maps
 RUN ?= runs/quick
 PYTEST_ARGS ?=
 
-.PHONY: install train figure test test-fast lab lint clean-venv
+.PHONY: install train figure test test-fast test-oldest lab lint clean-venv
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Need Python 3.10, 3.11 or 3.12 on PATH (or make PYTHON=/path/to/python)." >&2; exit 1; fi
@@ -49,6 +49,17 @@ test: install
 ## Quicker local loop: skips tests marked slow.
 test-fast: install
 	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(PY) -m pytest -m "not slow" $(PYTEST_ARGS) tests
+
+## The fast tests on the oldest supported pair, TensorFlow 2.16.2 with Keras 3.8.0, as on an
+## older cloud image (a second venv, .venv-oldest; on demand, not part of `make test`).
+OLDEST_VENV ?= .venv-oldest
+OLDEST_TF := $(if $(filter cpu,$(TF)),tensorflow-cpu,tensorflow)==2.16.2
+test-oldest:
+	@test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet "$(OLDEST_TF)" "keras==3.8.0"
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(OLDEST_VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS) tests
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -127,7 +127,7 @@ def classic_models(config_or_sizes, freeze_after_compile: bool = True) -> Classi
     discriminator = build_discriminator(config)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)  # our D returns logits
     discriminator.compile(
-        optimizer=_adam(config.d_learning_rate, config), loss=bce, loss_weights=[0.5]
+        optimizer=_adam(config.d_learning_rate, config), loss=bce, loss_weights=0.5
     )
     discriminator.trainable = False  # the recipe's freeze, AFTER compiling D
     source = keras.Input(shape=generator.input_shape[1:], name="source")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import shutil
@@ -532,6 +533,15 @@ def _quiet_assets_log():
         logger.removeFilter(not_assets)
 
 
+def _export_options(model: keras.Model) -> dict:
+    """`Model.export`'s arguments: verbose=False where this Keras has it (3.4 and later; older
+    releases print the endpoint's signature on stdout, which is harmless)."""
+    options = {"format": "tf_saved_model"}
+    if "verbose" in inspect.signature(model.export).parameters:
+        options["verbose"] = False
+    return options
+
+
 def export_generator(
     generator: keras.Model, out_dir, *, overwrite: bool = False
 ) -> dict[str, Path]:
@@ -559,6 +569,6 @@ def export_generator(
     if paths["saved_model"].exists():
         shutil.rmtree(paths["saved_model"])
     with _quiet_assets_log():
-        generator.export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
+        generator.export(str(paths["saved_model"]), **_export_options(generator))
     paths["readme"].write_text(_readme_text(size, in_channels, out_channels))
     return paths

@@ -10,8 +10,10 @@ for two reasons:
   "oneDNN custom operations are on...") is written to file descriptor 2 by C++ code, so neither
   `TF_CPP_MIN_LOG_LEVEL` nor Python's `warnings` stop all of it, and Jupyter shows it as a red
   stderr box in the first cell. We point fd 2 at /dev/null for the duration of the import only.
-* Cloud notebooks often come with an older TensorFlow; Keras 3 (TF >= 2.16) is required, and a
-  clear message beats an AttributeError deep inside a model.
+* Cloud notebooks often come with an older TensorFlow or Keras. The floor is TensorFlow 2.16
+  with Keras 3.8: the oldest pair the test suite passes on (`make test-oldest`). Older Keras 3
+  releases train our step but break the classic recipe's per-output losses (3.3-3.5) or do
+  not import beside TensorFlow 2.16 (3.6-3.7); a clear message beats an error deep inside.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import sys
 
 MIN_TF_VERSION = (2, 16)
+MIN_KERAS_VERSION = (3, 8)  # also declared in pyproject.toml, so `pip install -e .` upgrades it
 
 
 @contextlib.contextmanager
@@ -52,8 +55,7 @@ def _import_tensorflow():
             "it with `pip install 'tensorflow>=2.16'` (or `pip install 'tensorflow-cpu>=2.16'` on"
             " a machine without a GPU), or run `make install` from the project folder."
         ) from error
-    version = tuple(int(part) for part in tf_module.__version__.split(".")[:2] if part.isdigit())
-    if version < MIN_TF_VERSION:
+    if _version(tf_module.__version__) < MIN_TF_VERSION:
         raise ImportError(
             f"pix2pix_lib needs TensorFlow >= 2.16 (Keras 3); this environment has "
             f"{tf_module.__version__}. Upgrade with `pip install -U 'tensorflow>=2.16'` and "
@@ -62,7 +64,22 @@ def _import_tensorflow():
     return tf_module
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
+def _check_keras(keras_module) -> None:
+    if _version(keras_module.__version__) < MIN_KERAS_VERSION:
+        raise ImportError(
+            f"pix2pix_lib needs Keras >= 3.8; this environment has {keras_module.__version__}. "
+            "Upgrade with `pip install -U 'keras>=3.8'` (or `pip install -e .` in the course "
+            "folder) and restart the kernel (on Colab/Paperspace: Runtime > Restart)."
+        )
+
+
 tf = _import_tensorflow()
 import keras  # noqa: E402  (Keras 3 comes with TF >= 2.16; imported after TF so its chatter is gone)
+
+_check_keras(keras)
 
 __all__ = ["tf", "keras"]
