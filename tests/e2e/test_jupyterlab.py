@@ -205,7 +205,7 @@ def test_notebook_runs_clean_and_its_widget_redraws(browser_page, lab_server, no
 
 @pytest.mark.parametrize("notebook", [
     "00_welcome_and_setup.ipynb", "02_encoder_decoder_blocks.ipynb",
-    "05_training_on_gpu.ipynb", "07_experiments.ipynb",
+    "05_training_on_gpu.ipynb", "07_experiments.ipynb", "08_appendix_engineering.ipynb",
 ])
 def test_other_notebooks_run_clean(browser_page, lab_server, notebook):
     """The rest of the course: no red box and real figures for a learner there either."""
