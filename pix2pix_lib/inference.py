@@ -200,7 +200,8 @@ def translate(
     image). Channels are matched to the model: gray is repeated to RGB, alpha dropped, RGB
     turned into gray (luma) for 1-channel models. The output has the model's output channels.
     Strategy per image (see `plan_translation`): resized to image_size and back when its longer
-    side is at most 2 x image_size, otherwise tiles with 50% overlap at the image's own
+    side is at most RESIZE_LIMIT (4) x image_size, otherwise tiles with 50% overlap at the
+    image's own
     resolution multiplied by `scale` (e.g. 0.5 for a photo with twice the ground resolution of
     the training photos); tile=True / tile=False force one strategy. image_size defaults to the
     generator's input size. paper_mode: see `pix2pix_lib.models.generate`; in paper mode
