@@ -201,12 +201,12 @@ def translate(
     turned into gray (luma) for 1-channel models. The output has the model's output channels.
     Strategy per image (see `plan_translation`): resized to image_size and back when its longer
     side is at most RESIZE_LIMIT (4) x image_size, otherwise tiles with 50% overlap at the
-    image's own
-    resolution multiplied by `scale` (e.g. 0.5 for a photo with twice the ground resolution of
-    the training photos); tile=True / tile=False force one strategy. image_size defaults to the
-    generator's input size. paper_mode: see `pix2pix_lib.models.generate`; in paper mode
-    BatchNorm uses the statistics of each batch of `batch_size` images or tiles, so pass the
-    training batch size (the paper: 1) to reproduce the conditions the model was trained in.
+    image's own resolution multiplied by `scale` (e.g. 0.5 for a photo with twice the ground
+    resolution of the training photos); tile=True / tile=False force one strategy. image_size
+    defaults to the generator's input size. paper_mode: see `pix2pix_lib.models.generate`; in
+    paper mode BatchNorm uses the statistics of each batch of `batch_size` images or tiles, so
+    pass the training batch size (the paper: 1) to reproduce the conditions the model was
+    trained in.
     """
     size, in_channels, _ = _model_geometry(generator)
     if image_size is not None and int(image_size) != size:
