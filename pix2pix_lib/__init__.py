@@ -14,12 +14,14 @@ Modules, in the order data flows through them (no module imports one further dow
     optimizers   FusedAdam: Keras' Adam with TensorFlow's one-pass update
     trainer      Pix2Pix(keras.Model): the training step, and the builders from a config
     run_folder   RunFolder: a run folder's layout, checkpoints, samples, history (no TensorFlow)
+    checkpointing  when a run checkpoints; writing checkpoints in the background
     runs         `train`: a run folder trained with `fit`, exactly resumable
     inference    a trained generator on anyone's images; export for plain TensorFlow
     metrics      L1, PSNR, SSIM, map accuracy, realism, next to baselines
     experiments  the paper's ablations at classroom scale
     classic      the classic Keras train_on_batch recipe, kept to show its traps
     bench        training throughput: our step beside the reference loops
+    bench_checkpoints  what a checkpoint costs a run: written in the loop vs in the background
     viz          figures for the notebooks (matplotlib, no pyplot)
     widgets      interactive explorers for the notebooks (ipywidgets)
     course       what a notebook runs on: profile, dataset, machine

@@ -8,12 +8,14 @@ with exit status 1, without a traceback unless --debug is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import sys
 import time
 import typing
+import warnings
 from pathlib import Path
 
 from pix2pix_lib.config import (
@@ -190,6 +192,15 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_bench(args) -> int:
+    if args.checkpoints:
+        from pix2pix_lib.bench_checkpoints import format_checkpoint_report, run_checkpoint_bench
+
+        result = run_checkpoint_bench(image_size=args.image_size, steps=args.checkpoint_steps,
+                                      every=args.checkpoint_every, scratch=args.scratch)
+        print(format_checkpoint_report(result))
+        if args.json:
+            print(json.dumps(result))
+        return 0
     from pix2pix_lib.bench import format_report, run_bench, to_json
 
     result = run_bench(image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
@@ -248,10 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override any TrainConfig field, e.g. --set l1_weight=10 "
                             "--set receptive_field=16 (repeatable)")
     train.add_argument("--precision", choices=PRECISIONS,
-                       help="auto (default): mixed fp16 on a GPU; on a CPU mixed bf16 where "
-                            "it has bf16 instructions, else fp32")
+                       help="auto (default) is chosen for the devices found: on a GPU mixed "
+                            "float16 (and XLA, see --xla); on a CPU mixed bfloat16 where it "
+                            "has bf16 instructions (avx512_bf16, AMX), float32 elsewhere. The "
+                            "PIX2PIX_PRECISION environment variable overrides auto")
     train.add_argument("--xla", choices=("auto", "on", "off"),
-                       help="XLA compilation; auto (default): on for a GPU, off on a CPU")
+                       help="XLA compilation (jit_compile); auto (default): on for a GPU, off "
+                            "on a CPU")
     train.add_argument("--on-bad", choices=("raise", "skip"), default="raise",
                        help="bad image files: stop with a list (default) or skip them")
     train.add_argument("--quiet", action="store_true", help="one line per log interval")
@@ -297,8 +311,33 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--large-batch", type=int, default=8,
                        help="the batch size of the scaling row")
     bench.add_argument("--json", action="store_true", help="last line: the results as JSON")
+    bench.add_argument("--checkpoints", action="store_true",
+                       help="instead: what a checkpoint costs a run, written in the loop vs "
+                            "in the background")
+    bench.add_argument("--checkpoint-steps", type=int, default=100,
+                       help="--checkpoints: steps per run (default 100)")
+    bench.add_argument("--checkpoint-every", type=int, default=20,
+                       help="--checkpoints: steps between checkpoints (default 20)")
+    bench.add_argument("--scratch", help="--checkpoints: a folder on the disk to measure "
+                                         "(default: the temporary folder)")
     bench.set_defaults(func=_cmd_bench)
     return parser
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(prefix: str, debug: bool):
+    """Warnings (a skipped bad file, an unreadable checkpoint passed over) as one
+    `pix2pix CMD: warning: ...` message on stderr, without the source line Python shows."""
+    if debug:
+        yield
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prefix}: warning: {message}", file=sys.stderr if file is None else file)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--resume needs --out RUN (the run folder to continue).")
         args.out = args.out or _default_out(args.profile)
     try:
-        return args.func(args)
+        with _warnings_as_lines(f"pix2pix {args.command}", args.debug):
+            return args.func(args)
     except KeyboardInterrupt:
         print("Interrupted. A run continues from its last checkpoint with --resume.",
               file=sys.stderr)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,14 +79,20 @@ class RunFolder:
         for partial in self.path.rglob(TMP_PREFIX + "*"):
             partial.unlink(missing_ok=True)
 
-    def create(self, config: TrainConfig) -> None:
-        """Start a new run here; refuse to touch a folder that already holds anything."""
+    def check_new(self) -> None:
+        """Refuse (RunError) a folder that already holds anything: a new run starts empty."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"{self.path} is a file, not a folder; choose another --out folder.")
         if self.path.exists() and any(self.path.iterdir()):
             what = "a training run" if self.is_run() else "files"
             raise RunError(
                 f"{self.path} already holds {what}; nothing was overwritten. Continue that run "
                 f"with --resume (resume=True), or choose another --out folder."
             )
+
+    def create(self, config: TrainConfig) -> None:
+        """Start a new run here; refuse to touch a folder that already holds anything."""
+        self.check_new()
         for folder in (self.path, self.checkpoints_dir, self.samples_dir, self.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
         config.save(self.config_path)
@@ -101,14 +109,26 @@ class RunFolder:
                 found.append((int(match.group(1)), path))
         return sorted(found)
 
-    def save_checkpoint(self, step: int, model: Pix2Pix, keep: int) -> Path:
-        """Every variable a step reads and writes, and the step; keeps the last `keep`."""
-        path = self.checkpoint_path(step)
+    def checkpoint_arrays(self, step: int, model: Pix2Pix) -> dict[str, np.ndarray]:
+        """Every variable a step reads and writes, and the step, copied to host memory.
+
+        The copy is what training waits for; `write_checkpoint` can then run in the background
+        (`pix2pix_lib.checkpointing`) while the variables change.
+        """
         arrays = {}
         for group, variables in _checkpointed_variables(model).items():
             for index, variable in enumerate(variables):
-                arrays[f"{group}/{index:05d}"] = np.asarray(variable.numpy())
+                arrays[f"{group}/{index:05d}"] = np.array(variable.numpy(), copy=True)
         arrays["meta/step"] = np.asarray(step, dtype=np.int64)
+        return arrays
+
+    def write_checkpoint(self, step: int, arrays: dict[str, np.ndarray], keep: int) -> Path:
+        """Write `checkpoint_arrays`' copy atomically; then keep only the last `keep`.
+
+        Older checkpoints are deleted only after the new one is complete, so a failed write
+        (a full disk) leaves every earlier checkpoint as it was.
+        """
+        path = self.checkpoint_path(step)
 
         def write(tmp):
             with open(tmp, "wb") as handle:
@@ -119,15 +139,19 @@ class RunFolder:
             old.unlink(missing_ok=True)
         return path
 
+    def save_checkpoint(self, step: int, model: Pix2Pix, keep: int) -> Path:
+        """Copy and write a checkpoint now (training waits for the disk); keeps the last `keep`."""
+        return self.write_checkpoint(step, self.checkpoint_arrays(step, model), keep)
+
     def restore_checkpoint(self, path: Path, model: Pix2Pix) -> int:
-        """Load every variable saved by save_checkpoint; returns the step it was taken at."""
-        try:
-            with np.load(path) as stored:
-                arrays = {key: stored[key] for key in stored.files}
-        except (OSError, ValueError) as error:
-            raise RunError(
-                f"{path} cannot be read ({error}); delete it to resume from the one before."
-            ) from None
+        """Load every variable saved by save_checkpoint; returns the step it was taken at.
+
+        A file that cannot be read (truncated, corrupt, not a checkpoint) or that belongs to
+        another configuration is a RunError naming it; the model is left unchanged then, since
+        everything is read and checked before the first variable is assigned.
+        """
+        arrays = _read_checkpoint(path)
+        pending = []
         for group, variables in _checkpointed_variables(model).items():
             saved = sorted(key for key in arrays if key.startswith(group + "/"))
             if len(saved) != len(variables):
@@ -141,8 +165,36 @@ class RunFolder:
                         f"{path}: {group} variable {variable.path} has shape "
                         f"{arrays[key].shape} there, {tuple(variable.shape)} in the model."
                     )
-                variable.assign(arrays[key])
+                pending.append((variable, arrays[key]))
+        for variable, value in pending:
+            variable.assign(value)
         return int(arrays["meta/step"])
+
+    def restore_latest(self, model: Pix2Pix, warn=None) -> tuple[int, Path | None]:
+        """Restore the newest checkpoint that can be used; (its step, its path), or (0, None)
+        when the run has no checkpoint yet.
+
+        An unusable newest checkpoint (truncated by a crash of the machine, corrupt, from
+        another configuration) is named through `warn` and the one before it is tried. When
+        checkpoints exist but none can be used, one RunError lists them all.
+        """
+        problems = []
+        for _, path in reversed(self.checkpoints()):
+            try:
+                step = self.restore_checkpoint(path, model)
+            except RunError as error:
+                problems.append(str(error))
+                if warn is not None:
+                    warn(f"{error} Trying the checkpoint before it.")
+                continue
+            return step, path
+        if problems:
+            raise RunError(
+                f"No checkpoint in {self.checkpoints_dir} can be used:\n" + "\n".join(problems)
+                + "\nStart a new run in another --out folder (or delete these files to start "
+                "this run again from step 0)."
+            )
+        return 0, None
 
     # -- history, samples ---------------------------------------------------------------------
     def read_history(self) -> list[dict[str, str]]:
@@ -175,6 +227,21 @@ class RunFolder:
     def save_generator(self, generator) -> Path:
         """The trained generator as a Keras file (`inference.load_run` reads it back)."""
         return write_atomically(self.generator_path, generator.save)
+
+
+def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a checkpoint file, or a RunError saying why it cannot be read."""
+    if not zipfile.is_zipfile(path):  # a .npz is a zip archive; its directory is at the end
+        raise RunError(f"{path} is incomplete or not a checkpoint (no zip directory at its "
+                       "end: a write cut short, or another file).")
+    try:
+        with np.load(path) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise RunError(f"{path} cannot be read ({error or type(error).__name__}).") from None
+    if "meta/step" not in arrays:
+        raise RunError(f"{path} is not a pix2pix checkpoint (it has no meta/step).")
+    return arrays
 
 
 def _checkpointed_variables(model: Pix2Pix) -> dict[str, list]:

@@ -9,6 +9,7 @@ the trained generator). The folder's layout and file formats are `pix2pix_lib.ru
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_lib.checkpointing import Checkpointer
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import (
     load_pairs_numpy,
@@ -35,8 +37,8 @@ from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
 # Fields a resumed run may change: they alter how long it trains or what it writes, not the
 # maths of the steps already taken.
 RESUMABLE_FIELDS = frozenset({
-    "steps", "epochs", "log_every", "checkpoint_every", "sample_every", "keep_checkpoints",
-    "num_samples", "jit_compile",
+    "steps", "epochs", "log_every", "checkpoint_every", "checkpoint_minutes", "async_checkpoints",
+    "sample_every", "keep_checkpoints", "num_samples", "jit_compile",
 })
 
 
@@ -66,17 +68,22 @@ def sample_grid(sources, generated, targets) -> np.ndarray:
 # The callback that writes the run folder while `fit` trains
 # --------------------------------------------------------------------------------------------
 class RunMonitor(keras.callbacks.Callback):
-    """Checkpoints, samples, history.csv and TensorBoard logs at their step intervals.
+    """Checkpoints, samples, history.csv and TensorBoard logs at their intervals.
+
+    Checkpoints are `pix2pix_lib.checkpointing`'s: copied at the step, written in the
+    background; a failed write is raised here at the next step, which stops `fit`.
 
     NaN guard: Keras' per-batch logs are running means since the start of the (display) epoch,
     so one NaN/Inf step makes them non-finite until the epoch ends, and every epoch's end is
     checked too. Checking them before each checkpoint therefore never saves a diverged model.
     """
 
-    def __init__(self, run: RunFolder, config: TrainConfig, sample_pairs, history: list[dict]):
+    def __init__(self, run: RunFolder, config: TrainConfig, sample_pairs, history: list[dict],
+                 checkpointer: Checkpointer | None = None):
         super().__init__()
         self.run = run
         self.config = config
+        self.checkpointer = checkpointer or Checkpointer(run, config)
         self.sample_sources, self.sample_targets = sample_pairs
         self.history = history
         self.step = 0  # counted here: Keras restarts `batch` at 0 every epoch
@@ -99,12 +106,13 @@ class RunMonitor(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         step = self.step
-        due_checkpoint = step % self.config.checkpoint_every == 0
+        self.checkpointer.check()  # a background write that failed stops training here
+        due_checkpoint = self.checkpointer.due(step)
         due_sample = step % self.config.sample_every == 0
         if (due_checkpoint or due_sample) and not self._check_finite(step, logs):
             return
         if due_checkpoint:
-            self.run.save_checkpoint(step, self.model, self.config.keep_checkpoints)
+            self.checkpointer.save(step, self.model)
         if due_sample:
             self.write_sample(step)
 
@@ -260,16 +268,29 @@ def train(
     `callbacks`: extra Keras callbacks for `fit` (e.g. a notebook's live plot, the benchmark).
     """
     plan = _hardware_plan(config, strategy, verbose)
-    run, writer = _open_or_resume(RunFolder(out), config, resume, plan.is_chief)
+    run = RunFolder(out)
+    # Everything that can refuse the run is checked before the run folder is created, so a
+    # refused command leaves nothing behind and works as it is once the cause is fixed.
+    _check_run_folder(run, config, resume)
     pairs = _training_pairs(config, data, val_data, on_bad)
+    writer = _open_or_resume(run, config, resume, plan.is_chief)
     model, start = _model_at_start(config, plan, pairs.total_steps, run if resume else None)
     history = [row for row in run.read_history() if int(row["step"]) <= start]
-    monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history)
+    checkpointer = Checkpointer(writer, config, last_step=start or None)
+    monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history, checkpointer)
     progress = RunProgress(start, pairs.total_steps, 1 if verbose == "auto" else int(verbose))
-    _fit(model, monitor, config, pairs, start, plan.replicas, [progress, *callbacks])
-    if monitor.diverged_at is not None:
-        raise _diverged(run, monitor.diverged_at)
-    final = _finish(model, writer, monitor, config)
+    try:
+        _fit(model, monitor, config, pairs, start, plan.replicas, [progress, *callbacks])
+        checkpointer.finish()
+        if monitor.diverged_at is not None:
+            raise _diverged(run, monitor.diverged_at)
+        final = _finish(model, writer, monitor, checkpointer)
+    except OSError as error:  # a full disk while writing a sample, history.csv, the generator
+        _finish_quietly(checkpointer)
+        raise _write_failed(writer, model, error) from None
+    except BaseException:
+        _finish_quietly(checkpointer)  # the write in flight completes: nothing is half-done
+        raise
     return TrainResult(run, model, config, start, final, monitor.history)
 
 
@@ -287,25 +308,31 @@ def _hardware_plan(config: TrainConfig, strategy, verbose) -> HardwarePlan:
     return plan
 
 
-def _open_or_resume(run: RunFolder, config: TrainConfig, resume: bool,
-                    is_chief: bool) -> tuple[RunFolder, RunFolder]:
-    """(the run folder, the folder this process writes): a new run, or the run to resume.
-
-    Only the chief writes the run folder; other workers write to a scratch folder.
-    """
-    writer = run if is_chief else RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
+def _check_run_folder(run: RunFolder, config: TrainConfig, resume: bool) -> None:
+    """Refuse, before anything is written, a folder that cannot hold this run: a new run in a
+    folder that holds files, a resume where there is no run or with changed settings."""
     if not resume:
-        writer.create(config)
-        return run, writer
+        run.check_new()
+        return
     if not run.is_run():
         raise RunError(f"{run.path} holds no run to resume (no config.json); drop --resume.")
     _check_resumable(TrainConfig.load(run.config_path), config)
-    if is_chief:
+
+
+def _open_or_resume(run: RunFolder, config: TrainConfig, resume: bool,
+                    is_chief: bool) -> RunFolder:
+    """The folder this process writes: the run folder (created, or opened to resume), or a
+    scratch folder for a worker that is not the chief (only the chief writes the run)."""
+    if not is_chief:
+        writer = RunFolder(Path(tempfile.mkdtemp()) / "worker-run")
+        writer.create(config)
+        return writer
+    if resume:
         run.remove_partial_files()
         config.save(run.config_path)
     else:
-        writer.create(config)
-    return run, writer
+        run.create(config)
+    return run
 
 
 @dataclass(frozen=True)
@@ -338,8 +365,9 @@ def _model_at_start(config: TrainConfig, plan: HardwarePlan, total_steps: int,
         keras.utils.set_random_seed(config.seed)
         model = build_pix2pix(config, total_steps, precision=plan.precision,
                               jit_compile=plan.jit_compile, replicas=plan.replicas)
-    checkpoints = resumed.checkpoints() if resumed is not None else []
-    start = resumed.restore_checkpoint(checkpoints[-1][1], model) if checkpoints else 0
+    if resumed is None:
+        return model, 0
+    start, _ = resumed.restore_latest(model, warn=lambda text: warnings.warn(text, stacklevel=4))
     return model, start
 
 
@@ -387,16 +415,33 @@ def _diverged(run: RunFolder, step: int) -> TrainingDiverged:
     )
 
 
-def _finish(model: Pix2Pix, writer: RunFolder, monitor: RunMonitor, config: TrainConfig) -> int:
-    """The last step's checkpoint and sample (unless written already) and the generator."""
+def _finish(model: Pix2Pix, writer: RunFolder, monitor: RunMonitor,
+            checkpointer: Checkpointer) -> int:
+    """The last step's checkpoint and sample (unless written already) and the generator; every
+    file is complete on disk when this returns."""
     final = int(model.step_counter.numpy())
-    saved_steps = [step for step, _ in writer.checkpoints()]
-    if not saved_steps or saved_steps[-1] != final:
-        writer.save_checkpoint(final, model, config.keep_checkpoints)
-    if final % config.sample_every:
+    if checkpointer.last_step != final:
+        checkpointer.save(final, model)
+    if final % monitor.config.sample_every:
         monitor.write_sample(final)
     writer.save_generator(model.generator)
+    checkpointer.finish()
     return final
+
+
+def _finish_quietly(checkpointer: Checkpointer) -> None:
+    """Wait for the write in flight while another error is on its way out (it wins)."""
+    with contextlib.suppress(Exception):
+        checkpointer.finish()
+
+
+def _write_failed(run: RunFolder, model: Pix2Pix, error: OSError) -> RunError:
+    kept = run.checkpoints()
+    last = (f"The last good checkpoint is step {kept[-1][0]} ({kept[-1][1]}); fix the cause "
+            "(free some disk space?) and continue with --resume (resume=True)."
+            if kept else "No checkpoint was written.")
+    return RunError(f"Training stopped at step {int(model.step_counter.numpy())}: could not "
+                    f"write {error.filename or 'a file'}: {error.strerror or error}. {last}")
 
 
 def _sharded(dataset, policy=tf.data.experimental.AutoShardPolicy.DATA):

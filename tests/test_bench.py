@@ -73,3 +73,28 @@ def test_bench_command_json_is_the_last_line(capsys):
                  "--large-batch", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["image_size"] == 32 and result["rows"]
+
+
+def test_checkpoint_intervals_in_steps_follow_the_pace():
+    from pix2pix_lib.bench import checkpoint_interval_steps
+    from pix2pix_lib.config import profile
+
+    assert checkpoint_interval_steps(profile("quick"), 80.0) == 500
+    # paper: every 10 minutes; at 600 ms/step that is 1000 steps
+    assert checkpoint_interval_steps(profile("paper"), 600.0) == pytest.approx(1000)
+    assert checkpoint_interval_steps(profile("paper", checkpoint_every=200), 600.0) == 200
+
+
+@pytest.mark.slow
+def test_checkpoint_bench_runs_the_three_ways_side_by_side(capsys, tmp_path):
+    """`pix2pix bench --checkpoints`: three real runs, their checkpoints counted, the cost per
+    extra checkpoint computed from their times (no time is asserted)."""
+    assert main(["bench", "--checkpoints", "--image-size", "32", "--checkpoint-steps", "4",
+                 "--checkpoint-every", "2", "--scratch", str(tmp_path), "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["checkpoints"] == {"end only": 1, "synchronous": 2, "background": 2}
+    seconds, cost = result["seconds"], result["per_checkpoint_s"]
+    assert cost["background"] == pytest.approx(seconds["background"] - seconds["end only"])
+    assert result["checkpoint_mb"] > 0 and any("per extra checkpoint" in line for line in lines)
+    assert not list(tmp_path.iterdir())  # its scratch runs are removed
