@@ -58,7 +58,7 @@ def _cmd_check(args) -> int:
     folders = find_splits(args.dir) or {"": Path(args.dir)}
     n_good, bad = 0, []
     for folder in folders.values():
-        good, bad_here = check_pairs(folder, channels=args.channels)
+        good, bad_here = check_pairs(folder, channels=args.channels, report=print)
         n_good += len(good)
         bad.extend(bad_here)
     for item in bad:
@@ -149,7 +149,8 @@ def _cmd_evaluate(args) -> int:
     from pix2pix_lib.metrics import evaluate_run, format_report
 
     results = evaluate_run(args.run, args.data, batch_size=args.batch_size,
-                           paper_mode=not args.conventional, l1_only_run=args.l1_only)
+                           paper_mode=not args.conventional, l1_only_run=args.l1_only,
+                           report=print)
     print(format_report(results))
     if args.json:
         model = results["model"]

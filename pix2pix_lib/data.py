@@ -1,10 +1,11 @@
 """Pixels for pix2pix: load pairs, split them into halves, jitter them, feed them to training.
 
-The standard pix2pix format is one JPG/PNG file per pair, image A and image B side by side, so
+The standard pix2pix format is one image file per pair, image A and image B side by side, so
 width = 2 x height. `direction` says which half is the model's input: "AtoB" uses the left half
 as the source and the right half as the target, "BtoA" the reverse. Which files to use (find,
-check, split) is `pix2pix_lib.pairs`, which imports no TensorFlow; its names are importable from
-here too (`data.resolve_dataset`, `data.check_pairs`, ...), as the notebooks use them.
+check, split) and which formats count as images is `pix2pix_lib.pairs`, which imports no
+TensorFlow; its names are importable from here too (`data.resolve_dataset`,
+`data.check_pairs`, ...), as the notebooks use them.
 
 Data flows in one direction:
 
@@ -15,6 +16,11 @@ Data flows in one direction:
     make_eval_dataset               a finite pipeline in file order, no jitter
     load_pairs_numpy                the same pixels as numpy arrays, for notebook cells
 
+The pipelines decode JPEG and PNG files with TensorFlow (`tf.io.decode_image`, in C++, in
+parallel) and the other formats of `pairs.IMAGE_FORMATS` (WebP, TIFF, BMP, GIF) with Pillow
+through `load_image`, deciding per file from its first bytes, to the same pixels. 16-bit images
+(PNG, TIFF) keep the high byte of each value (v // 256, as TensorFlow does): scaled, not clipped.
+
 Pixels are uint8 (0..255) on disk and in the caches and float32 in [-1, 1] (the range of the
 generator's tanh output) once they reach a model; `to_float` and `to_uint8` are the only places
 that convert between the two.
@@ -22,6 +28,8 @@ that convert between the two.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -33,12 +41,14 @@ from pix2pix_lib.config import DIRECTIONS
 from pix2pix_lib.pairs import (
     IMAGE_EXTENSIONS,
     LAYOUT_HINT,
+    MAX_IMAGE_PIXELS,
     BadFile,
     BadPairsError,
     DataError,
     check_channels,
     check_pairs,
     find_splits,
+    open_image,
     resolve_dataset,
     scan_pairs,
     train_val_split,
@@ -47,6 +57,7 @@ from pix2pix_lib.tf_quiet import tf
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
     "DIRECTIONS",
     "DataError",
     "BadFile",
@@ -76,6 +87,10 @@ _RANDOM_ALG = "philox"  # a counter-based generator: the same stream on every de
 _SEED_STREAM_SHUFFLE = 1  # the two independent random streams drawn from one user seed
 _SEED_STREAM_JITTER = 2
 _DECODE_CHUNK = 64  # files decoded per step while the training cache is filled
+# How a file starts when tf.io.decode_image reads it as JPEG (MPO included) or PNG, the test
+# decode_image makes itself. These files are decoded by TensorFlow, as they always were; files in
+# the other formats by Pillow (TensorFlow reads WebP only in newer releases, TIFF never).
+_TF_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,27 +123,30 @@ def _path_strings(paths: Iterable) -> list[str]:
 
 
 def _to_mode(image: Image.Image, channels: int) -> Image.Image:
-    if image.mode.startswith("I"):  # 16-bit PNG (0..65535): Pillow's convert() would clip it
-        pixels = np.asarray(image, dtype=np.float64) / 257
-        image = Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8), "L")
+    """8-bit gray or RGB; 16 bits become 8 by keeping each value's high byte (v // 256).
+
+    That is what TensorFlow's PNG decoder does with 16-bit PNGs and what Pillow does when it
+    opens 16-bit RGB (it gives mode "RGB"), so every decoder here agrees to the level. 16-bit
+    gray (PNG, TIFF) opens as mode "I;16" or "I", which Pillow's convert() would clip to 255.
+    """
+    if image.mode.startswith("I"):
+        high_bytes = np.asarray(image) >> 8  # uint16 or int32: no wider copy
+        image = Image.fromarray(np.clip(high_bytes, 0, 255).astype(np.uint8), "L")
     return image.convert("RGB" if channels == 3 else "L")
 
 
 def load_image(path, channels: int = 3) -> np.ndarray:
     """A whole image file as uint8 (H, W, channels); alpha is dropped, gray/palette converted.
 
-    Pillow's conversion to gray can differ from TensorFlow's decoder by 1 level; the training
-    pipeline decodes with TensorFlow.
+    Any format of `pairs.IMAGE_FORMATS` (the first frame of a GIF or multi-page TIFF), at most
+    `pairs.MAX_IMAGE_PIXELS` pixels; anything else is a DataError naming the file and saying
+    why (see `pairs.open_image`). Pillow's conversion to gray can differ from TensorFlow's
+    decoder by 1 level; the training pipeline decodes JPEG and PNG with TensorFlow.
     """
     check_channels(channels)
     path = Path(path)
-    try:
-        with Image.open(path) as image:
-            pixels = np.asarray(_to_mode(image, channels))
-    except (OSError, SyntaxError, ValueError) as error:
-        raise DataError(
-            f"cannot read image {path}: {error}. Check it with `pix2pix check`."
-        ) from error
+    with open_image(path) as image:
+        pixels = np.asarray(_to_mode(image, channels))
     return pixels.reshape(pixels.shape[0], pixels.shape[1], channels)
 
 
@@ -237,14 +255,51 @@ def random_jitter(source, target, image_size: int, seed):
 # ---------------------------------------------------------------------------------------------
 
 
-def _decode_pair(file_bytes, *, size: int, direction: str, channels: int):
-    """File bytes -> (source, target) uint8 (size, size, channels); used by every pipeline.
+def _decoded_by_tf(path: str) -> bool:
+    """Whether the pipelines decode this file with TensorFlow: JPEG or PNG, by its first bytes."""
+    with open(path, "rb") as file:
+        return file.read(len(_TF_SIGNATURES[1])).startswith(_TF_SIGNATURES)
 
-    decode_image handles gray, palette and RGBA files; both halves are resized to a square.
+
+def _pillow_pixels(path: bytes, channels: int) -> np.ndarray:
+    """`load_image` for tf.numpy_function, which passes the path as bytes."""
+    return load_image(os.fsdecode(path), channels)
+
+
+def _pair_reader(paths: list[str], *, size: int, direction: str, channels: int):
+    """A function file index -> (source, target) uint8 (size, size, channels) of that file.
+
+    Used by every pipeline. JPEG and PNG files are decoded by tf.io.decode_image (which handles
+    gray, palette and RGBA files, and scales 16-bit PNG to 8 bits); the other formats by Pillow
+    (`load_image`) inside tf.numpy_function. Which file is which is decided here, once, from
+    its first bytes: a dataset of JPEG and PNG files only never calls Python and decodes as it
+    always did. Either way a pair is a pure function of its file, as exact resuming needs.
+    Both halves are resized to a square.
     """
-    image = tf.io.decode_image(file_bytes, channels=channels, expand_animations=False)
-    source, target = split_pair(image, direction)
-    return resize(source, size), resize(target, size)
+    path_table = tf.constant(paths)
+    by_pillow = [not _decoded_by_tf(path) for path in paths]
+    pillow_table = tf.constant(by_pillow)
+    pillow_pixels = functools.partial(_pillow_pixels, channels=channels)
+
+    def with_tf(path):
+        file_bytes = tf.io.read_file(path)
+        return tf.io.decode_image(file_bytes, channels=channels, expand_animations=False)
+
+    def with_pillow(path):
+        pixels = tf.numpy_function(pillow_pixels, [path], tf.uint8, stateful=False)
+        return tf.ensure_shape(pixels, [None, None, channels])
+
+    def read(file_index):
+        path = tf.gather(path_table, file_index)
+        if any(by_pillow):
+            use_pillow = tf.gather(pillow_table, file_index)
+            image = tf.cond(use_pillow, lambda: with_pillow(path), lambda: with_tf(path))
+        else:
+            image = with_tf(path)
+        source, target = split_pair(image, direction)
+        return resize(source, size), resize(target, size)
+
+    return read
 
 
 def _stream_seed(seed: int, stream: int, counter):
@@ -294,13 +349,9 @@ def _cache_bytes_needed(n: int, size: int, channels: int) -> int:
 
 def _decoded_pairs(paths: list[str], *, size: int, direction: str, channels: int):
     """Dataset of (source, target) uint8 pairs in file order, decoded in parallel."""
-
-    def decode(path):
-        file_bytes = tf.io.read_file(path)
-        return _decode_pair(file_bytes, size=size, direction=direction, channels=channels)
-
-    files = tf.data.Dataset.from_tensor_slices(paths)
-    return files.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    read = _pair_reader(paths, size=size, direction=direction, channels=channels)
+    files = tf.data.Dataset.range(len(paths))
+    return files.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def _build_cache(paths: list[str], *, size: int, direction: str, channels: int):
@@ -340,13 +391,7 @@ def _pair_loader(paths: list[str], *, size: int, direction: str, channels: int, 
             return pair[0], pair[1]
 
         return from_cache
-    path_table = tf.constant(paths)
-
-    def from_disk(file_index):
-        file_bytes = tf.io.read_file(tf.gather(path_table, file_index))
-        return _decode_pair(file_bytes, size=size, direction=direction, channels=channels)
-
-    return from_disk
+    return _pair_reader(paths, size=size, direction=direction, channels=channels)
 
 
 def _pair_to_float(source, target):

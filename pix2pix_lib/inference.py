@@ -15,6 +15,14 @@ width, with one of two strategies (`plan_translation` says which one an image ge
             exceeds RESIZE_LIMIT x image_size, or tile=True. Squeezing a 2000-pixel photo into
             256 pixels would throw most of its detail away; tiles keep every pixel at the model's
             working resolution (one model pixel per image pixel unless `scale` says otherwise).
+            Tiles go through the model a few dozen at a time, so memory grows with the image
+            (about 55 bytes per pixel), never with its number of tiles.
+
+Files (`translate_files`): any image Pillow reads in the formats of `pairs.IMAGE_FORMATS`
+(JPEG, PNG, WebP, TIFF including 16-bit, BMP, the first frame of a GIF), named or in folders;
+other files in a folder are skipped and named one line each. Images above
+`pairs.MAX_IMAGE_PIXELS` are refused, from their header, with an error naming the file and the
+limit. Each output has its input's name and format (8 bits per channel).
 
 Saved models: `generator.keras` (`generator.save`) is the format of a run folder and reloads
 with `load_generator` in Keras's safe mode (no arbitrary code runs while loading). For people
@@ -41,7 +49,15 @@ from pix2pix_lib.common import check_whole_number, write_atomically
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import load_image, resize, split_pair, to_float, to_uint8
 from pix2pix_lib.models import generate
-from pix2pix_lib.pairs import JPEG_EXTENSIONS, is_image_file
+from pix2pix_lib.pairs import (
+    IMAGE_EXTENSIONS,
+    DataError,
+    folder_files,
+    format_for_name,
+    is_image_file,
+    report_skipped,
+    too_many_pixels,
+)
 from pix2pix_lib.run_folder import GENERATOR_FILE, RunFolder
 from pix2pix_lib.tf_quiet import keras
 
@@ -70,6 +86,22 @@ RESIZE_LIMIT = 4.0
 # some tile, away from the borders where the U-Net's zero padding makes its output worse.
 TILE_OVERLAP = 0.5
 JPEG_QUALITY = 95
+# How an output file is written, by the format its name says: an output has its input's name,
+# so it has its input's format too. Lossless except JPEG, so that a generated map keeps its exact
+# colours (map accuracy counts them): WebP lossless, TIFF deflate-compressed. A GIF holds at most
+# 256 colours, so the output is reduced to its own 256-colour palette (`_gif_palette`).
+_SAVE_OPTIONS = {
+    "JPEG": {"quality": JPEG_QUALITY},
+    "PNG": {},
+    "WEBP": {"lossless": True},
+    "TIFF": {"compression": "tiff_deflate"},
+    "BMP": {},
+    "GIF": {},
+}
+# Tiles sent to the generator per call while tiling (rounded to whole batches): the tiles and
+# their outputs then take a few tens of MB at any image size, instead of 4 x 4 bytes per
+# channel of every pixel (each pixel lies in about 4 overlapping tiles).
+_TILES_PER_CALL = 64
 # ITU-R 601 luma, the weights Pillow's convert("L") uses: RGB -> 1-channel models.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -222,6 +254,10 @@ def translate(
         _match_channels(_check_image(image, i), in_channels) for i, image in enumerate(images)
     ]
     plans = [plan_translation(*p.shape[:2], image_size=size, tile=tile) for p in pixels]
+    for i, image in enumerate(pixels):
+        problem = _scale_problem(*image.shape[:2], image_size=size, tile=tile, scale=scale)
+        if problem is not None:
+            raise ValueError(f"image {i}: {problem}")
     outputs: list[np.ndarray | None] = [None] * len(pixels)
     resized = [i for i, plan in enumerate(plans) if plan == "resize"]
     run = _batch_runner(generator, paper_mode=paper_mode, batch_size=batch_size)
@@ -229,9 +265,12 @@ def translate(
         resized, _translate_resized([pixels[i] for i in resized], size, run), strict=True
     ):
         outputs[i] = output
+    tiles_per_call = batch_size * max(1, _TILES_PER_CALL // batch_size)
     for i, plan in enumerate(plans):
         if plan == "tile":
-            outputs[i] = _translate_tiled(pixels[i], size, run, scale=scale)
+            outputs[i] = _translate_tiled(
+                pixels[i], size, run, tiles_per_call=tiles_per_call, scale=scale
+            )
     return outputs
 
 
@@ -303,6 +342,16 @@ def _scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def _scale_problem(height: int, width: int, *, image_size: int, tile, scale: float) -> str | None:
+    """Tiling at a scale above 1 works on an enlarged copy of the image, which must stay within
+    `pairs.MAX_IMAGE_PIXELS` as the file itself did; None when it does (or is not tiled)."""
+    if scale <= 1 or plan_translation(height, width, image_size=image_size, tile=tile) != "tile":
+        return None
+    scaled_h, scaled_w = _scaled_size(height, width, scale)
+    problem = too_many_pixels(scaled_w, scaled_h, advice="give a smaller scale")
+    return None if problem is None else f"tiled at scale {scale:g} it would become {problem}"
+
+
 def _tile_starts(length: int, tile: int, overlap: float = TILE_OVERLAP) -> list[int]:
     """Offsets of tiles covering 0..length, `overlap` apart, the last one flush with the end."""
     if length <= tile:
@@ -325,11 +374,20 @@ def blend_window(size: int) -> np.ndarray:
 def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
     """Mirror-pad an image shorter or narrower than one tile up to `size` (cropped off later)."""
     pad_h, pad_w = max(0, size - image.shape[0]), max(0, size - image.shape[1])
+    if pad_h == pad_w == 0:
+        return image  # np.pad would copy the whole image for nothing
     return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
 
 
-def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -> np.ndarray:
-    """The tile strategy for one image: overlapping tiles, translated in batches, blended."""
+def _translate_tiled(
+    image: np.ndarray, size: int, run, *, tiles_per_call: int, scale: float = 1.0
+) -> np.ndarray:
+    """The tile strategy for one image: overlapping tiles, translated in batches, blended.
+
+    Tiles go to `run` `tiles_per_call` at a time (a multiple of the batch size, so that paper
+    mode sees the same batches as in one call) and are blended into the output as they come
+    back, so memory grows with the image (float32 input, sums and weights), not with its tiles.
+    """
     height, width = image.shape[:2]
     pixels = to_float(image)
     if scale != 1.0:
@@ -341,15 +399,20 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
         for top in _tile_starts(pixels.shape[0], size)
         for left in _tile_starts(pixels.shape[1], size)
     ]
-    tiles = np.stack([pixels[top : top + size, left : left + size] for top, left in corners])
-    generated = run(tiles)
     window = blend_window(size)
-    total = np.zeros((*pixels.shape[:2], generated.shape[-1]), np.float32)
-    weight = np.zeros((*pixels.shape[:2], 1), np.float32)
-    for (top, left), output in zip(corners, generated, strict=True):
-        total[top : top + size, left : left + size] += output * window
-        weight[top : top + size, left : left + size] += window
-    blended = (total / weight)[:scaled_h, :scaled_w]
+    total, weight = None, np.zeros((*pixels.shape[:2], 1), np.float32)
+    for start in range(0, len(corners), tiles_per_call):
+        chunk = corners[start : start + tiles_per_call]
+        tiles = np.stack([pixels[top : top + size, left : left + size] for top, left in chunk])
+        generated = run(tiles)
+        if total is None:
+            total = np.zeros((*pixels.shape[:2], generated.shape[-1]), np.float32)
+        for (top, left), output in zip(chunk, generated, strict=True):
+            total[top : top + size, left : left + size] += output * window
+            weight[top : top + size, left : left + size] += window
+    del pixels
+    total /= weight  # in place: the blended output, without another full-size array
+    blended = total[:scaled_h, :scaled_w]
     if (scaled_h, scaled_w) != (height, width):
         blended = resize(blended[np.newaxis], height, width)[0].numpy()
     return to_uint8(blended)
@@ -360,26 +423,35 @@ def _translate_tiled(image: np.ndarray, size: int, run, *, scale: float = 1.0) -
 # --------------------------------------------------------------------------------------------
 
 
-def input_files(inputs: Iterable) -> list[Path]:
+def input_files(inputs: Iterable, report: Callable[[str], None] | None = None) -> list[Path]:
     """The image files named by `inputs`: files as given, folders expanded (not recursively).
 
-    Every input must exist; a named file must be a .jpg/.jpeg/.png and a folder must hold one.
+    Every input must exist; a named file must be an image file (`pairs.IMAGE_EXTENSIONS`, of
+    any case: JPEG, PNG, WebP, TIFF, BMP, GIF) and a folder must hold one. The other files in a
+    folder (notes, a GeoTIFF's .aux.xml sidecar) are skipped, each named in one line through
+    `report` (e.g. `print`), or as a warning without one; hidden files and subfolders silently.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    extensions = " ".join(IMAGE_EXTENSIONS)
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if is_image_file(p))
+            found, others = folder_files(path)
+            report_skipped(others, report)
             if not found:
                 raise ValueError(
-                    f"{path} holds no .jpg/.jpeg/.png images (subfolders are not searched)."
+                    f"{path} holds no image files (those end in {extensions}); subfolders are "
+                    "not searched."
                 )
             files.extend(found)
         elif path.is_file():
             if not is_image_file(path):
-                raise ValueError(f"{path} is not a .jpg/.jpeg/.png image file.")
+                raise ValueError(
+                    f"{path} is not an image file: give files ending in {extensions} (a "
+                    "hidden file, starting with '.', does not count)."
+                )
             files.append(path)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder.")
@@ -425,12 +497,28 @@ def _read_source(path: Path, *, channels: int, pairs: bool, direction: str) -> n
     return split_pair(pixels, direction)[0] if pairs else pixels
 
 
+def _gif_palette(image: Image.Image) -> Image.Image:
+    """An RGB image as the palette image a GIF holds: its own 256 colours (median cut) and no
+    dithering, so that the flat colours of a map stay flat (a photo loses some shades)."""
+    if image.mode != "RGB":
+        return image  # gray fits a GIF's palette exactly
+    return image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
 def _write_image(path: Path, pixels: np.ndarray) -> None:
-    """Write uint8 pixels in the format of the file's extension, atomically (tmp, rename)."""
+    """Write uint8 pixels in the format of the file's extension, atomically (tmp, rename).
+
+    The options are `_SAVE_OPTIONS`': JPEG at quality JPEG_QUALITY, the others lossless,
+    except that a GIF is reduced to 256 colours. Outputs are 8 bits per channel whatever the
+    input had (a 16-bit TIFF in, an 8-bit TIFF out), and a GeoTIFF's georeferencing tags are
+    not copied.
+    """
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    is_jpeg = path.suffix.lower() in JPEG_EXTENSIONS
-    options = {"format": "JPEG", "quality": JPEG_QUALITY} if is_jpeg else {"format": "PNG"}
-    write_atomically(path, lambda tmp: image.save(tmp, **options))
+    image_format = format_for_name(path)
+    if image_format == "GIF":
+        image = _gif_palette(image)
+    options = _SAVE_OPTIONS[image_format]
+    write_atomically(path, lambda tmp: image.save(tmp, format=image_format, **options))
 
 
 def translate_files(
@@ -451,16 +539,20 @@ def translate_files(
     """Translate image files (or folders of them) into `out_dir`; return the written paths.
 
     Each output has its input's file name, format and pixel size (see `translate` for how sizes
-    are handled: resize up to 4 x image_size on the longer side, tiles beyond). Inputs are single
-    images, e.g. your own satellite photo; pairs=True instead takes the source half
-    (`direction`, default config.direction) of standard side-by-side pairs and the output has
-    that half's size. Everything is checked BEFORE anything is written: missing or unreadable
-    inputs, two inputs with the same name, and existing outputs (FileExistsError unless
-    overwrite=True). batch_size defaults to the training batch size in paper mode (BatchNorm
-    then normalises as in training) and 8 otherwise. `report`, e.g. `print`, receives one line
-    per file saying which strategy was used.
+    are handled: resize up to 4 x image_size on the longer side, tiles beyond). Any format of
+    `pairs.IMAGE_FORMATS` is read (JPEG, PNG, WebP, TIFF including 16-bit, BMP, the first frame
+    of a GIF) and written back in the same format, 8 bits per channel (see `_write_image`).
+    Inputs are single images, e.g. your own satellite photo; pairs=True instead takes the source
+    half (`direction`, default config.direction) of standard side-by-side pairs and the output
+    has that half's size. Everything is checked BEFORE anything is written: missing or
+    unreadable inputs, images above `pairs.MAX_IMAGE_PIXELS`, two inputs with the same name,
+    and existing outputs (FileExistsError unless overwrite=True). batch_size defaults to the
+    training batch size in paper mode (BatchNorm then normalises as in training) and 8
+    otherwise. `report`, e.g. `print`, receives one line per skipped non-image file in a folder
+    and one line per file saying which strategy was used; without it, skipped files are warned
+    about.
     """
-    files = input_files(inputs)
+    files = input_files(inputs, report=report)
     out_dir = Path(out_dir).expanduser()
     outputs = _output_paths(files, out_dir, overwrite)
     direction = direction or config.direction
@@ -468,6 +560,10 @@ def translate_files(
         _read_source, channels=config.channels, pairs=pairs, direction=direction
     )
     shapes = [read(path).shape for path in files]  # every input readable before any write
+    for path, shape in zip(files, shapes, strict=True):
+        problem = _scale_problem(*shape[:2], image_size=config.image_size, tile=tile, scale=scale)
+        if problem is not None:
+            raise DataError(f"{path}: {problem}")
     if batch_size is None:
         batch_size = config.batch_size if paper_mode else 8
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -331,6 +331,7 @@ def evaluate_run(
     paper_mode: bool = True,
     l1_only_run=None,
     tolerance: int = MAP_TOLERANCE,
+    report: Callable[[str], None] | None = None,
 ) -> dict[str, dict]:
     """Score a run's generator (and the baselines) on the pairs in `data_dir`.
 
@@ -340,6 +341,8 @@ def evaluate_run(
     normalises with the batch's statistics (at the paper's batch size 1: each image's own), and
     to 8 in conventional mode, where the batch size does not change the outputs.
     `l1_only_run`: another run folder (same image size, channels, direction) to add as a row.
+    The pairs may be in any format of `pairs.IMAGE_FORMATS`; other files in the folder are
+    skipped and named one line each through `report` (e.g. `print`), else as warnings.
     """
     generator, config = load_run(run_dir)
     l1_only_generator = None
@@ -348,7 +351,7 @@ def evaluate_run(
         _check_comparable(config, l1_config, l1_only_run)
     if batch_size is None:
         batch_size = config.batch_size if paper_mode else 8
-    paths = scan_pairs(evaluation_folder(data_dir), channels=config.channels)
+    paths = scan_pairs(evaluation_folder(data_dir), channels=config.channels, report=report)
     dataset = make_eval_dataset(
         paths,
         image_size=config.image_size,

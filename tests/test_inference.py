@@ -10,6 +10,8 @@ from PIL import Image
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import DataError, to_float
 from pix2pix_lib.inference import (
+    _batch_runner,
+    _translate_tiled,
     describe_plan,
     export_generator,
     load_generator,
@@ -101,6 +103,23 @@ def test_tiles_blend_without_seams():
     assert scaled.shape == image.shape
 
 
+def test_tiles_go_to_the_model_a_few_at_a_time(generator):
+    """Memory stays bounded: tiles reach the model `tiles_per_call` at a time, with the same
+    result as all at once (whole batches, so paper mode would see the same batches)."""
+    image = random_uint8((150, 100, 3))
+    run = _batch_runner(generator, paper_mode=False, batch_size=2)
+    calls = []
+
+    def counted(tiles):
+        calls.append(len(tiles))
+        return run(tiles)
+
+    few = _translate_tiled(image, SIZE, counted, tiles_per_call=4)
+    assert max(calls) == 4 and sum(calls) == 9 * 6  # 9 x 6 overlapping 32 px tiles
+    at_once = _translate_tiled(image, SIZE, run, tiles_per_call=1000)
+    np.testing.assert_array_equal(few, at_once)
+
+
 def test_resize_strategy_undoes_the_aspect_distortion():
     image = _smooth_image(24, 56)  # resized to 32x32 and back
     (output,) = translate(_identity_model(), [image], tile=False)
@@ -140,11 +159,14 @@ def test_translate_files_keeps_names_and_sizes(generator, config, tmp_path):
     for path in written:
         with Image.open(path) as image:
             assert image.size == sizes[path.name]
-    plans = {line.split(" -> ")[0].rsplit("/", 1)[-1]: line for line in lines}
+    assert lines[0].startswith(f"skipped {tmp_path / 'in' / 'notes.txt'}: not an image file")
+    plans = {line.split(" -> ")[0].rsplit("/", 1)[-1]: line for line in lines[1:]}
+    assert set(plans) == set(sizes)
     assert "resized" in plans["photo.jpg"]  # 90 px <= 4 x 32: resized
     assert "resized to 32x32" in plans["GRAY.PNG"] and "resized" in plans["alpha.png"]
 
 
+@pytest.mark.filterwarnings("ignore:skipped .*notes.txt")  # named in the test above
 def test_translate_files_never_overwrites_unless_asked(generator, config, tmp_path):
     _write_inputs(tmp_path / "in")
     out = tmp_path / "out"
@@ -161,6 +183,7 @@ def test_translate_files_never_overwrites_unless_asked(generator, config, tmp_pa
     assert len(written) == 3
 
 
+@pytest.mark.filterwarnings("ignore:skipped .*notes.txt")  # named in the test above
 def test_translate_files_names_an_unreadable_input_and_writes_nothing(generator, config, tmp_path):
     _write_inputs(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
@@ -223,3 +246,23 @@ def test_load_run_returns_generator_and_config(generator, config, tmp_path):
     config.replace(image_size=64).save(run / "config.json")
     with pytest.raises(ValueError, match="image_size=64"):
         load_run(run)
+
+
+def test_tiling_at_a_larger_scale_stays_within_the_pixel_limit(generator, config, tmp_path,
+                                                               monkeypatch):
+    """--scale 2 enlarges the image before tiling: the copy is held to the file's limit."""
+    from pix2pix_lib import pairs
+
+    monkeypatch.setattr(pairs, "MAX_IMAGE_PIXELS", 20_000)
+    image = random_uint8((100, 150, 3))  # 15,000 pixels: readable; at scale 2, 60,000
+    with pytest.raises(ValueError, match=r"image 0: tiled at scale 2 it would become 300 x 200 "
+                                         r"pixels = 0.06 Mpx, above the limit of 0.02 Mpx"):
+        translate(generator, [image], tile=True, scale=2.0)
+    assert translate(generator, [image], tile=True, scale=1.0)[0].shape == image.shape
+    assert translate(generator, [image], tile=False, scale=2.0)[0].shape == image.shape
+
+    Image.fromarray(image).save(tmp_path / "field.png")
+    with pytest.raises(DataError, match="field.png: tiled at scale 2 .*give a smaller scale"):
+        translate_files(generator, [tmp_path / "field.png"], tmp_path / "out", config=config,
+                        tile=True, scale=2.0)
+    assert not (tmp_path / "out").exists()

@@ -29,15 +29,26 @@ EXPECTED_BAD = {
 # --- finding and validating files ------------------------------------------------------------
 
 
-def test_scan_finds_images_of_any_case_and_ignores_other_files(tmp_path):
+def test_scan_finds_images_of_any_case_and_names_other_files(tmp_path):
     save_pair(tmp_path / "a.jpg")
     save_pair(tmp_path / "b.JPEG")
     save_pair(tmp_path / "c.Png")
+    save_pair(tmp_path / "d.TIF")
+    save_pair(tmp_path / "e.webp")
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / ".DS_Store").write_bytes(b"\0\1\2")
     (tmp_path / "._a.jpg").write_bytes(b"macOS resource fork, not an image")
     save_pair(tmp_path / "sub" / "nested.png")  # not recursive
-    assert [path.name for path in pairs.scan_pairs(tmp_path)] == ["a.jpg", "b.JPEG", "c.Png"]
+    lines = []
+    found = pairs.scan_pairs(tmp_path, report=lines.append)
+    assert [path.name for path in found] == ["a.jpg", "b.JPEG", "c.Png", "d.TIF", "e.webp"]
+    assert lines == [
+        f"skipped {tmp_path / 'notes.txt'}: not an image file "
+        "(those end in .jpg .jpeg .png .webp .tif .tiff .bmp .gif)"
+    ]  # hidden files and the subfolder: silently
+    with pytest.warns(UserWarning, match="skipped .*notes.txt") as record:
+        pairs.resolve_dataset(tmp_path)
+    assert len(record) == 1
 
 
 def test_find_splits_detects_dataset_root_and_flat_folder(tmp_path):
@@ -140,7 +151,8 @@ def test_module_imports_no_tensorflow_and_data_keeps_its_names():
     from pix2pix_lib import data  # the notebooks' names for these stay where they were
 
     for name in ("find_splits", "check_pairs", "scan_pairs", "train_val_split",
-                 "resolve_dataset", "DataError", "BadPairsError", "IMAGE_EXTENSIONS"):
+                 "resolve_dataset", "DataError", "BadPairsError", "IMAGE_EXTENSIONS",
+                 "MAX_IMAGE_PIXELS"):
         assert getattr(data, name) is getattr(pairs, name)
 
 
