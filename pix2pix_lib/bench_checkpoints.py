@@ -16,6 +16,8 @@ the rows of one report, not numbers from different days.
 
 from __future__ import annotations
 
+import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -50,46 +52,63 @@ def _variant_config(base: TrainConfig, variant: str, steps: int, every: int) -> 
 
 
 def run_checkpoint_bench(image_size: int = 256, steps: int = 100, every: int = 20,
-                         scratch: str | Path | None = None) -> dict:
-    """Train `steps` steps three ways (VARIANTS) with the paper's networks at `image_size`;
-    returns the seconds of each and the seconds one checkpoint adds. `scratch`: the folder
-    whose disk is measured (default: the system's temporary folder)."""
+                         rounds: int = 2, scratch: str | Path | None = None) -> dict:
+    """Train `steps` steps three ways (VARIANTS) with the paper's networks at `image_size`,
+    `rounds` times in the order A B C, C B A, ... (so that a machine getting slower or faster
+    favours no variant); returns each variant's mean seconds, the mean seconds training waited
+    inside the checkpointer (copies, writes, waits for a write), and what one extra checkpoint
+    adds to both. `scratch`: the folder whose disk is measured (default: the system's
+    temporary folder)."""
     from pix2pix_lib.datasets import make_synthetic_maps
     from pix2pix_lib.runs import train
 
     base = profile("paper", image_size=image_size)
-    seconds, sizes = {}, {}
+    seconds = {variant: [] for variant in VARIANTS}
+    waited = {variant: [] for variant in VARIANTS}
+    counts, size = {}, 0
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         data = make_synthetic_maps(Path(folder) / "maps", n_train=8, n_val=2,
                                    size=max(64, image_size))
-        for variant in VARIANTS:
-            clock = _FirstStepEnd()
-            config = _variant_config(base, variant, steps, every)
-            result = train(config, data, Path(folder) / variant.replace(" ", "-"), verbose=0,
-                           callbacks=[clock])
-            seconds[variant] = time.perf_counter() - clock.at
-            kept = result.run.checkpoints()
-            sizes[variant] = (len(kept), kept[-1][1].stat().st_size)
+        for round_ in range(rounds):
+            for variant in VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]:
+                clock = _FirstStepEnd()
+                out = Path(folder) / f"{variant.replace(' ', '-')}-{round_}"
+                result = train(_variant_config(base, variant, steps, every), data, out,
+                               verbose=0, callbacks=[clock])
+                seconds[variant].append(time.perf_counter() - clock.at)
+                waited[variant].append(result.checkpoint_wait_s)
+                kept = result.run.checkpoints()
+                counts[variant], size = len(kept), kept[-1][1].stat().st_size
+                shutil.rmtree(out)  # 3.4 GB at 256 px: one run's files at a time
     extra = steps // every - 1  # checkpoints besides the one at the last step
+    mean = {variant: statistics.fmean(values) for variant, values in seconds.items()}
+    mean_waited = {variant: statistics.fmean(values) for variant, values in waited.items()}
     return {
-        "image_size": image_size, "steps": steps, "every": every,
-        "checkpoint_mb": sizes["end only"][1] / 1e6,
-        "checkpoints": {variant: count for variant, (count, _) in sizes.items()},
-        "seconds": seconds,
-        "per_checkpoint_s": {variant: (seconds[variant] - seconds["end only"]) / extra
+        "image_size": image_size, "steps": steps, "every": every, "rounds": rounds,
+        "checkpoint_mb": size / 1e6, "checkpoints": counts,
+        "seconds": mean, "all_seconds": seconds, "waited_s": mean_waited,
+        "per_checkpoint_s": {variant: (mean[variant] - mean["end only"]) / extra
                              for variant in VARIANTS[1:]},
+        "per_checkpoint_waited_s": {
+            variant: (mean_waited[variant] - mean_waited["end only"]) / extra
+            for variant in VARIANTS[1:]},
     }
 
 
 def format_checkpoint_report(result: dict) -> str:
-    rows = [("run", "checkpoints", "seconds", "per extra checkpoint")]
+    rows = [("run", "checkpoints", "seconds", "of which waiting", "per extra checkpoint",
+             "of which waiting")]
     for variant in VARIANTS:
         cost = result["per_checkpoint_s"].get(variant)
+        cost_waited = result["per_checkpoint_waited_s"].get(variant)
         rows.append((variant, str(result["checkpoints"][variant]),
-                     f"{result['seconds'][variant]:.1f}",
-                     "-" if cost is None else f"{cost:+.2f} s"))
+                     f"{result['seconds'][variant]:.1f}", f"{result['waited_s'][variant]:.1f}",
+                     "-" if cost is None else f"{cost:+.2f} s",
+                     "-" if cost_waited is None else f"{cost_waited:+.2f} s"))
     head = (f"Checkpoint cost: {result['steps']} steps at {result['image_size']} px, paper "
             f"networks, one checkpoint = {result['checkpoint_mb']:.0f} MB; every "
-            f"{result['every']} steps vs only at the end (seconds from the end of step 1 until "
-            "train returned, files on disk)")
+            f"{result['every']} steps vs only at the end. Seconds from the end of step 1 until "
+            "train returned with every file on disk (mean of "
+            f"{result['rounds']} runs each, in alternating order); waiting: time spent in the "
+            "checkpointer (copying the state, writing, waiting for a write)")
     return "\n".join([head, *text_table(rows)])

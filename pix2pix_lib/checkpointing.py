@@ -102,6 +102,7 @@ class Checkpointer:
         self.writer = BackgroundWriter() if config.async_checkpoints else None
         self.clock = clock
         self.last_time = clock()
+        self.waited_s = 0.0  # time training spent in save/finish: copies, writes, waits
         # the newest checkpoint handed over (written or not); a resumed run's restored one
         self.last_step = last_step
 
@@ -114,14 +115,18 @@ class Checkpointer:
 
     def save(self, step: int, model: Pix2Pix) -> None:
         """Copy the state now; write it now or in the background."""
-        if self.writer is not None:
-            self.writer.wait()  # at most one write in flight, one copy in memory
-        arrays = self.run.checkpoint_arrays(step, model)
-        self.last_time, self.last_step = self.clock(), step
-        if self.writer is None:
-            self._write(step, arrays)
-        else:
-            self.writer.submit(lambda: self._write(step, arrays), name=f"checkpoint-{step}")
+        started = time.perf_counter()
+        try:
+            if self.writer is not None:
+                self.writer.wait()  # at most one write in flight, one copy in memory
+            arrays = self.run.checkpoint_arrays(step, model)
+            self.last_time, self.last_step = self.clock(), step
+            if self.writer is None:
+                self._write(step, arrays)
+            else:
+                self.writer.submit(lambda: self._write(step, arrays), name=f"checkpoint-{step}")
+        finally:
+            self.waited_s += time.perf_counter() - started
 
     def _write(self, step: int, arrays) -> Path:
         try:
@@ -146,4 +151,8 @@ class Checkpointer:
     def finish(self) -> None:
         """Wait for the write in flight: after this every checkpoint handed over is on disk."""
         if self.writer is not None:
-            self.writer.wait()
+            started = time.perf_counter()
+            try:
+                self.writer.wait()
+            finally:
+                self.waited_s += time.perf_counter() - started

@@ -128,7 +128,8 @@ def _cmd_train(args) -> int:
     steps = result.final_step - result.start_step
     seconds = time.perf_counter() - started
     print(f"Trained steps {result.start_step}..{result.final_step} in {seconds:.0f} s "
-          f"({steps / max(seconds, 1e-9):.2f} steps/s).")
+          f"({steps / max(seconds, 1e-9):.2f} steps/s); checkpoints held training up for "
+          f"{result.checkpoint_wait_s:.1f} s.")
     print(f"Samples: {result.run.samples_dir}   history: {result.run.history_path}")
     print(f"Generator: {result.run.generator_path}")
     if tensorboard_available():
@@ -197,7 +198,8 @@ def _cmd_bench(args) -> int:
         from pix2pix_lib.bench_checkpoints import format_checkpoint_report, run_checkpoint_bench
 
         result = run_checkpoint_bench(image_size=args.image_size, steps=args.checkpoint_steps,
-                                      every=args.checkpoint_every, scratch=args.scratch)
+                                      every=args.checkpoint_every, rounds=args.windows,
+                                      scratch=args.scratch)
         print(format_checkpoint_report(result))
         if args.json:
             print(json.dumps(result))
@@ -308,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--image-size", type=int, default=256)
     bench.add_argument("--batch-size", type=int, default=1)
     bench.add_argument("--steps", type=int, default=5, help="steps per timed window")
-    bench.add_argument("--windows", type=int, default=3, help="timed windows (median)")
+    bench.add_argument("--windows", type=int, default=3,
+                       help="timed windows (median); --checkpoints: runs of each kind (mean)")
     bench.add_argument("--large-batch", type=int, default=8,
                        help="the batch size of the scaling row")
     bench.add_argument("--json", action="store_true", help="last line: the results as JSON")

@@ -241,6 +241,7 @@ class TrainResult:
     start_step: int
     final_step: int
     history: list[dict]
+    checkpoint_wait_s: float = 0.0  # how long training waited for checkpoints (copies, writes)
 
 
 def train(
@@ -291,7 +292,7 @@ def train(
     except BaseException:
         _finish_quietly(checkpointer)  # the write in flight completes: nothing is half-done
         raise
-    return TrainResult(run, model, config, start, final, monitor.history)
+    return TrainResult(run, model, config, start, final, monitor.history, checkpointer.waited_s)
 
 
 # -- the steps of `train` -----------------------------------------------------------------------

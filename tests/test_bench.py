@@ -90,11 +90,14 @@ def test_checkpoint_bench_runs_the_three_ways_side_by_side(capsys, tmp_path):
     """`pix2pix bench --checkpoints`: three real runs, their checkpoints counted, the cost per
     extra checkpoint computed from their times (no time is asserted)."""
     assert main(["bench", "--checkpoints", "--image-size", "32", "--checkpoint-steps", "4",
-                 "--checkpoint-every", "2", "--scratch", str(tmp_path), "--json"]) == 0
+                 "--checkpoint-every", "2", "--windows", "1", "--scratch", str(tmp_path),
+                 "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert result["checkpoints"] == {"end only": 1, "synchronous": 2, "background": 2}
     seconds, cost = result["seconds"], result["per_checkpoint_s"]
     assert cost["background"] == pytest.approx(seconds["background"] - seconds["end only"])
     assert result["checkpoint_mb"] > 0 and any("per extra checkpoint" in line for line in lines)
+    # a synchronous run waits for every write: more than the run with one checkpoint
+    assert result["waited_s"]["synchronous"] > result["waited_s"]["end only"] > 0
     assert not list(tmp_path.iterdir())  # its scratch runs are removed
