@@ -118,7 +118,9 @@ class RunFolder:
         arrays = {}
         for group, variables in _checkpointed_variables(model).items():
             for index, variable in enumerate(variables):
-                arrays[f"{group}/{index:05d}"] = np.array(variable.numpy(), copy=True)
+                # numpy() is a snapshot: TensorFlow copies a variable's buffer before updating
+                # it in place while anything else holds it (tests/test_checkpoints.py checks)
+                arrays[f"{group}/{index:05d}"] = variable.numpy()
         arrays["meta/step"] = np.asarray(step, dtype=np.int64)
         return arrays
 
