@@ -23,7 +23,8 @@ Modules, in the order data flows through them (no module imports one further dow
     bench        training throughput: our step beside the reference loops
     bench_checkpoints  what a checkpoint costs a run: written in the loop vs in the background
     viz          figures for the notebooks (matplotlib, no pyplot)
-    widgets      interactive explorers for the notebooks (ipywidgets)
+    widgets      interactive explorers for the notebooks (ipywidgets), the upload translator
+    paint        the map painter: a canvas (anywidget) wired to a map -> photo generator
     course       what a notebook runs on: profile, dataset, machine
     cli          the `pix2pix` command
 

@@ -6,6 +6,7 @@
     RUN/history.csv          one row every `log_every` steps, with a `step` column
     RUN/logs/                TensorBoard scalars and sample images
     RUN/generator.keras      the trained generator, written when the run reaches its last step
+    RUN/translated/          your own images translated with it (notebook 06), saved on request
 
 `RunFolder` is the one place that knows this layout: every other module (training, inference,
 figures, the CLI) asks it for a path. Every file is written under a temporary name and renamed
@@ -64,6 +65,8 @@ class RunFolder:
     logs_dir = property(lambda self: self.path / "logs")
     history_path = property(lambda self: self.path / "history.csv")
     generator_path = property(lambda self: self.path / GENERATOR_FILE)
+    # your own images translated in notebook 06's upload widget, saved on request
+    translations_dir = property(lambda self: self.path / "translated")
 
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints_dir / f"step-{step:08d}.npz"

@@ -4,8 +4,10 @@ For every notebook (smoke profile, synthetic maps): open it, Run > Run All Cells
 every code cell has run, then assert that no output is red (tracebacks, warnings and stderr
 prints all render as `application/vnd.jupyter.stderr`) and that the figures are real images.
 The widgets must answer a learner: moving 06's image-browser slider, 04's lambda slider and
-clicking 03's patch-size chooser each redraw their picture. A screenshot of each notebook (and
-of each widget after its change) goes to tests/e2e/artifacts/ for a person to look at.
+clicking 03's patch-size chooser each redraw their picture; in 06 a photo uploaded through the
+file picker is translated, and a stroke painted with the mouse changes the generated photo. A
+screenshot of each notebook (and of each widget after its change) goes to tests/e2e/artifacts/
+for a person to look at.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ BROWSER_HANDLE = '.p2p-image-browser .noUi-handle[role="slider"]'
 BROWSER_IMAGE = ".p2p-image-browser-output img"
 LAMBDA_HANDLE = '.p2p-lambda-slider .noUi-handle[role="slider"]'
 PATCH_BUTTON = ".p2p-patch-chooser button:not(.mod-active)"
+UPLOAD_BUTTON = "button.p2p-upload"
+PAINT_CANVAS = ".p2p-paint-canvas canvas"
+PAINT_WATER = ".p2p-paint-palette button:text-is('water')"
 RUN_ALL_TIMEOUT_MS = int(float(os.environ.get("PIX2PIX_E2E_TIMEOUT", 480)) * 1000)
 
 # Set before Run All: a MutationObserver that records a `[*]:` prompt, so a notebook whose
@@ -182,7 +187,9 @@ WIDGET_CASES = {
     # notebook: (its minimum figures, what a learner does, the picture that must change,
     #            the widget's box for the screenshot, the screenshot's name)
     "06_evaluation_and_inference.ipynb": (
-        4,  # static browser figure, the widget's picture, a translated photo, the SavedModel
+        # static browser figure, the widget's picture, a translated photo, the upload widget's
+        # picture, the SavedModel, a painted map (static figure) and the painter's photo
+        7,
         lambda page: press_slider(page, BROWSER_HANDLE), BROWSER_IMAGE,
         ".p2p-image-browser-box", "06_image_browser_moved.png"),
     "04_combined_loss.ipynb": (
@@ -195,12 +202,72 @@ WIDGET_CASES = {
 }
 
 
+# The canvas's RGB at the middle point of `paint_with_mouse`'s stroke (50% across, 55% down):
+# the brush paints crisp palette colours, so it must be the brush's colour exactly.
+CANVAS_PIXEL = f"""() => {{
+  const canvas = document.querySelector('{PAINT_CANVAS}');
+  const x = Math.floor(canvas.width * 0.5), y = Math.floor(canvas.height * 0.55);
+  return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3));
+}}"""
+
+
+def paint_with_mouse(page) -> None:
+    """One stroke across the painter's canvas, as a learner draws it: press, drag, release."""
+    canvas = page.locator(PAINT_CANVAS)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(left + 0.15 * width, top + 0.3 * height)
+    page.mouse.down()
+    page.mouse.move(left + 0.5 * width, top + 0.55 * height, steps=8)
+    page.mouse.move(left + 0.85 * width, top + 0.5 * height, steps=8)
+    page.mouse.up()
+
+
+def choose_file(page, path) -> None:
+    """Click ipywidgets' upload button and answer the file chooser it opens: its
+    `<input type=file>` is created by the widget but never attached to the page, so there is
+    nothing to call set_input_files on before the click."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(UPLOAD_BUTTON).click()
+    chooser.value.set_files(str(path))
+
+
+def check_upload_and_paint(page, tmp_path) -> None:
+    """06's hands-on widgets: a WebP photo of another size, chosen in the file picker, is
+    translated and shown; a water stroke painted on the canvas changes the generated photo."""
+    from PIL import Image
+
+    from pix2pix_lib.datasets import MAP_PALETTE, render_synthetic_pair
+
+    photo, _ = render_synthetic_pair(256, seed=11)
+    path = tmp_path / "my_satellite_photo.webp"
+    Image.fromarray(photo[28:228]).save(path, format="WEBP", quality=90)  # 256x200
+    assert_widget_redraws(page, lambda: choose_file(page, path), ".p2p-upload-output img",
+                          ".p2p-upload-box", "06_upload_translated.png")
+    message = page.locator(".p2p-upload-message").inner_text()
+    assert "my_satellite_photo.webp" in message and "256x200" in message, message
+    page.locator(PAINT_WATER).click()
+    assert_widget_redraws(page, lambda: paint_with_mouse(page), "img.p2p-paint-photo",
+                          ".p2p-paint-box", "06_paint_stroke.png")
+    status = page.locator(".p2p-paint-status").inner_text()
+    assert "→ photo in" in status, status
+    under_the_stroke = page.evaluate(CANVAS_PIXEL)  # the middle point of the stroke
+    assert under_the_stroke == list(MAP_PALETTE["water"]), under_the_stroke
+
+
+# What else a notebook's learner does after its widget case (06: upload, paint).
+HANDS_ON = {"06_evaluation_and_inference.ipynb": check_upload_and_paint}
+
+
 @pytest.mark.parametrize("notebook", list(WIDGET_CASES))
-def test_notebook_runs_clean_and_its_widget_redraws(browser_page, lab_server, notebook):
+def test_notebook_runs_clean_and_its_widget_redraws(browser_page, lab_server, notebook, tmp_path):
     min_images, act, image, box, shot = WIDGET_CASES[notebook]
     open_and_run_all(browser_page, lab_server, notebook)
     assert_clean_run(browser_page, notebook, min_images=min_images)
     assert_widget_redraws(browser_page, lambda: act(browser_page), image, box, shot)
+    if notebook in HANDS_ON:
+        HANDS_ON[notebook](browser_page, tmp_path)
 
 
 @pytest.mark.parametrize("notebook", [
