@@ -135,13 +135,10 @@ class Checkpointer:
             raise self._failed(step, error) from None
 
     def _failed(self, step: int | None, error: OSError) -> CheckpointWriteError:
-        kept = self.run.checkpoints()
-        last = (f"The last good checkpoint is step {kept[-1][0]} ({kept[-1][1]}); "
-                "free some space and continue with --resume (resume=True)."
-                if kept else "No checkpoint was written; free some space and start again.")
         return CheckpointWriteError(
             f"Could not write the checkpoint of step {step} into {self.run.checkpoints_dir}: "
-            f"{error.strerror or error}. Training stopped. {last}")
+            f"{error.strerror or error}. Training stopped. {self.run.last_checkpoint_note()} "
+            "Free some space and continue with --resume (resume=True).")
 
     def check(self) -> None:
         """Raise a background write's failure (a CheckpointWriteError), if one happened."""

@@ -175,6 +175,13 @@ class RunFolder:
             variable.assign(value)
         return int(arrays["meta/step"])
 
+    def last_checkpoint_note(self) -> str:
+        """One sentence for messages that stop a run: which checkpoint `--resume` would use."""
+        kept = self.checkpoints()
+        if not kept:
+            return "No checkpoint was written."
+        return f"The last good checkpoint is step {kept[-1][0]} ({kept[-1][1]})."
+
     def restore_latest(self, model: Pix2Pix, warn=None) -> tuple[int, Path | None]:
         """Restore the newest checkpoint that can be used; (its step, its path), or (0, None)
         when the run has no checkpoint yet.

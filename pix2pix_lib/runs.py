@@ -407,12 +407,9 @@ def _fit(model: Pix2Pix, monitor: RunMonitor, config: TrainConfig, pairs: _Pairs
 
 
 def _diverged(run: RunFolder, step: int) -> TrainingDiverged:
-    kept = run.checkpoints()
     return TrainingDiverged(
         f"A loss became NaN or infinite by step {step}; training stopped. "
-        + (f"The last good checkpoint is step {kept[-1][0]} in {run.checkpoints_dir}. "
-           if kept else "No checkpoint was saved. ")
-        + "Try a lower learning rate or precision='fp32'."
+        f"{run.last_checkpoint_note()} Try a lower learning rate or precision='fp32'."
     )
 
 
@@ -437,12 +434,10 @@ def _finish_quietly(checkpointer: Checkpointer) -> None:
 
 
 def _write_failed(run: RunFolder, model: Pix2Pix, error: OSError) -> RunError:
-    kept = run.checkpoints()
-    last = (f"The last good checkpoint is step {kept[-1][0]} ({kept[-1][1]}); fix the cause "
-            "(free some disk space?) and continue with --resume (resume=True)."
-            if kept else "No checkpoint was written.")
     return RunError(f"Training stopped at step {int(model.step_counter.numpy())}: could not "
-                    f"write {error.filename or 'a file'}: {error.strerror or error}. {last}")
+                    f"write {error.filename or 'a file'}: {error.strerror or error}. "
+                    f"{run.last_checkpoint_note()} Fix the cause (free some disk space?) and "
+                    "continue with --resume (resume=True).")
 
 
 def _sharded(dataset, policy=tf.data.experimental.AutoShardPolicy.DATA):
