@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_lib import hardware
 from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig, profile
 from pix2pix_lib.hardware import cpu_has_fast_bf16
@@ -44,7 +45,7 @@ from pix2pix_lib.trainer import build_pix2pix
 # --------------------------------------------------------------------------------------------
 def has_fast_bf16() -> bool:
     """A GPU, or a CPU with bf16 instructions: where the bf16 row is worth measuring."""
-    return cpu_has_fast_bf16() or bool(tf.config.list_physical_devices("GPU"))
+    return cpu_has_fast_bf16() or bool(hardware.gpu_devices())
 
 
 def matmul_gflops(dtype: str = "float32", n: int = 2048, windows: int = 5,
@@ -491,7 +492,7 @@ def _summary(image_size, batch_size, peaks, flops, measured_flops, rows, data_ra
             entry["share_of_peak"] = entry["gflop_per_s"] / peak if peak else None
         table.append(entry)
     return {
-        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "device": "GPU" if hardware.gpu_devices() else "CPU",
         "cpu_threads": os.cpu_count(),
         "image_size": image_size,
         "batch_size": batch_size,

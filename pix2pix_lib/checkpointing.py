@@ -64,9 +64,6 @@ class BackgroundWriter:
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
             self._error = error
 
-    def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def check(self) -> None:
         """Raise the last job's exception, if it failed (each failure is raised once)."""
         error, self._error = self._error, None

@@ -16,14 +16,14 @@ also change D. In Keras 2 the recipe reads
     discriminator.trainable = False        # ... so freezing afterwards only affected `combined`
     combined = Model(...); combined.compile(...)
 
-Keras 3 reads the trainable flags later, when a model's train function is first built (its
-first `train_on_batch`). By then D is frozen, so D's own `train_on_batch` gets no trainable
-weights: D's convolutions never move (nor its BatchNorm statistics: a frozen BatchNorm runs in
-inference mode), the loss it reports stays at log 2 / 2, the step looks "faster" because part
-of the work is gone (on a 2-core CPU: 781 vs 967 ms per step at 256 px with 64 filters, 3-9%
-at 32-128 px), and the only hint is one `UserWarning` ("The model does not have any trainable
-weights") that training logs easily bury. `classic_models(freeze_after_compile=True)`
-builds exactly that naive port; `tests/test_classic.py` proves D's kernels stay unchanged.
+Keras 3 reads the trainable flags later, when a model's train function is first built (its first
+`train_on_batch`). By then D is frozen, so D's own `train_on_batch` gets no trainable weights:
+D's convolutions never move (nor its BatchNorm statistics: a frozen BatchNorm runs in inference
+mode), the loss it reports stays at log 2 / 2, the step looks "faster" because part of the work
+is gone (the README's "Speed" has the numbers), and the only hint is one `UserWarning` ("The
+model does not have any trainable weights") that training logs easily bury.
+`classic_models(freeze_after_compile=True)` builds exactly that naive port;
+`tests/test_classic.py` proves D's kernels stay unchanged.
 
 The working variant (`freeze_after_compile=False`) sets the flag right before each model trains:
 `discriminator.trainable = True` before D's `train_on_batch`, `False` before the combined
@@ -38,8 +38,8 @@ Keras 3 traps of the recipe are kept here to be shown, not fixed:
 * `generator.predict(...)` runs G with training=False: dropout off and BatchNorm on moving
   statistics, even where a layer was called with `training=True` inside a functional model
   (the model-level flag wins in Keras 3). So D learns from fakes of another generator than the
-  one the combined model trains, and `predict` adds ~40-50 ms of overhead per call (measured
-  with `predict_overhead` on a 2-core CPU, 32 to 256 px).
+  one the combined model trains, and `predict` adds its overhead to every call (measured by
+  `predict_overhead`; the README's "Speed").
 * Inside `combined`, the frozen D's BatchNorm runs in inference mode (moving statistics), unlike
   D's own training pass: G's adversarial gradient comes from a differently-normalised D.
 
@@ -69,7 +69,6 @@ __all__ = [
     "kernel_snapshot",
     "kernels_changed",
     "predict_overhead",
-    "time_classic_steps",
 ]
 
 LOSS_NAMES = ("d_real", "d_fake", "g_total", "g_gan", "g_l1")
@@ -157,7 +156,8 @@ def _record(gan: ClassicGAN, caught) -> None:
 
 
 def classic_train_step(gan: ClassicGAN, source, target) -> dict[str, float]:
-    """One step of the classic recipe; returns {"d_real", "d_fake", "g_total", "g_gan", "g_l1"}.
+    """One step of the classic recipe; returns its LOSS_NAMES: d_real, d_fake, g_total, g_gan,
+    g_l1.
 
     source, target: float32 batches in [-1, 1] (numpy or tensors). d_real / d_fake are D's
     halved BCE on each call (log 2 / 2 = 0.347 for a D that cannot tell), g_gan and g_l1 the
@@ -182,13 +182,8 @@ def classic_train_step(gan: ClassicGAN, source, target) -> dict[str, float]:
         logs = gan.combined.train_on_batch(source, [real, target], return_dict=True)
     _record(gan, caught)
     gan_name, l1_name = (f"{name}_loss" for name in gan.combined.output_names)
-    return {
-        "d_real": float(d_real),
-        "d_fake": float(d_fake),
-        "g_total": float(logs["loss"]),
-        "g_gan": float(logs[gan_name]),
-        "g_l1": float(logs[l1_name]),
-    }
+    values = (d_real, d_fake, logs["loss"], logs[gan_name], logs[l1_name])
+    return {name: float(value) for name, value in zip(LOSS_NAMES, values, strict=True)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,19 +207,6 @@ def kernels_changed(before: dict[str, np.ndarray], model: keras.Model) -> dict[s
     """For each kernel in `before` (a `kernel_snapshot`), whether `model` now holds other values."""
     now = {v.path: v for v in model.weights}
     return {path: not np.array_equal(value, now[path].numpy()) for path, value in before.items()}
-
-
-def time_classic_steps(gan: ClassicGAN, source, target, steps: int = 10,
-                       warmup: int = 2) -> float:
-    """Median milliseconds per `classic_train_step` after `warmup` untimed steps (tracing)."""
-    for _ in range(warmup):
-        classic_train_step(gan, source, target)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        classic_train_step(gan, source, target)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
 
 
 def predict_overhead(model: keras.Model, x, calls: int = 10) -> dict[str, float]:

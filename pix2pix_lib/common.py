@@ -1,17 +1,21 @@
 """Small helpers that several modules share, each written once: atomic file writes, aligned
-text tables and whole-number argument checks.
+text tables, whole-number argument checks and a progress line redrawn in place.
 
 This module imports no TensorFlow (nor numpy), so any module may use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
-__all__ = ["TMP_PREFIX", "check_whole_number", "text_table", "write_atomically"]
+__all__ = ["TMP_PREFIX", "ProgressLine", "check_whole_number", "text_table", "write_atomically"]
 
 TMP_PREFIX = ".tmp-"  # what a file being written is called until it is complete
 
@@ -67,3 +71,51 @@ def check_whole_number(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
+
+
+class ProgressLine:
+    """One line of text redrawn in place with "\\r": plain text, so it works in terminals,
+    notebooks and CI logs alike.
+
+    `show` redraws it (padded over a longer previous text); `end` finishes it with a newline,
+    and must come before any other output, so that an error or a warning starts on a line of
+    its own (`ended_before_warnings` does it for warnings). `stream`: None is sys.stdout at the
+    time of each write (what a notebook or pytest has put there).
+    """
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream
+        self.open = False
+        self._width = 0
+
+    def _out(self) -> TextIO:
+        return self.stream if self.stream is not None else sys.stdout
+
+    def show(self, text: str) -> None:
+        out = self._out()
+        out.write("\r" + text + " " * max(0, self._width - len(text)))
+        out.flush()
+        self._width, self.open = len(text), True
+
+    def end(self) -> None:
+        """End the line (nothing when none is shown)."""
+        if self.open:
+            out = self._out()
+            out.write("\n")
+            out.flush()
+            self.open, self._width = False, 0
+
+    @contextlib.contextmanager
+    def ended_before_warnings(self):
+        """While inside, a warning shown ends the line first instead of being appended to it."""
+        original = warnings.showwarning
+
+        def show_on_a_line_of_its_own(*args, **kwargs):
+            self.end()
+            original(*args, **kwargs)
+
+        warnings.showwarning = show_on_a_line_of_its_own
+        try:
+            yield self
+        finally:
+            warnings.showwarning = original

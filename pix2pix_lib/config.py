@@ -30,6 +30,7 @@ GENERATORS = ("unet", "encoder_decoder")
 NORMS = ("batch", "instance", "none")
 GAN_MODES = ("vanilla", "lsgan")
 RECEPTIVE_FIELDS = (1, 16, 70, 286)  # the paper's PixelGAN, PatchGANs and ImageGAN
+UNET_IMAGE_SIZES = (32, 64, 128, 256, 512)  # the U-Net halves the image down to 1x1
 # Each resolved precision and the Keras dtype policy it builds layers under.
 PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 PRECISIONS = ("auto", *PRECISION_POLICIES)  # "auto": chosen for the devices found (hardware.py)
@@ -55,8 +56,8 @@ class TrainConfig:
     g_filters: int = 64
     d_filters: int = 64
     # widest generator layer; None = 8 x g_filters, the paper's ratio (64 -> 512). Keeping the
-    # ratio matters on CPUs: the 512-wide inner layers of a 32-filter U-Net would hold 3/4 of
-    # its weights, and streaming them through Adam made the `quick` step 2.3x slower (measured).
+    # ratio matters on CPUs: 512-wide inner layers would make a 32-filter U-Net's step much
+    # slower (README, "Speed").
     max_filters: int | None = None
     norm: str = "batch"
     dropout: float = 0.5
@@ -114,12 +115,13 @@ class TrainConfig:
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("update_order", self.update_order, UPDATE_ORDERS)
-        if self.image_size < 32 or self.image_size > 512 or self.image_size & (self.image_size - 1):
+        if self.image_size not in UNET_IMAGE_SIZES:
             raise ValueError(
                 f"image_size={self.image_size}: the U-Net needs a power of two from 32 to 512 "
-                "(e.g. 64, 128, 256)."
+                f"(one of {', '.join(map(str, UNET_IMAGE_SIZES))})."
             )
-        for name in ("channels", "g_filters", "d_filters", "batch_size",
+        _check_choice("channels", self.channels, CHANNEL_COUNTS)
+        for name in ("g_filters", "d_filters", "batch_size",
                      "log_every", "sample_every", "keep_checkpoints"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
@@ -206,7 +208,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         checkpoint_minutes=None, sample_every=10, num_samples=2,
     ),
     "quick": dict(
-        # 3000 steps: 3.5-7 minutes on a 2-core CPU (bf16 or fp32), and the samples are
+        # 3000 steps: a few minutes on a 2-core CPU (README, "Speed"), and the samples are
         # unmistakably maps (roads, water, woods in web-map colours); at 1000 still speckled.
         image_size=128, g_filters=32, d_filters=32, batch_size=1, steps=3000,
         # checkpoints by steps only: the same files on every machine (notebook 05 lists them)

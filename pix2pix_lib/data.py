@@ -77,7 +77,6 @@ __all__ = [
     "make_train_dataset",
     "make_eval_dataset",
     "load_pairs_numpy",
-    "steps_per_epoch",
 ]
 
 # Decoded images (uint8) are rounded to whole values before they are cached, so the cached and
@@ -486,9 +485,3 @@ def load_pairs_numpy(
     )
     sources, targets = zip(*_iterate_numpy(dataset), strict=True)
     return np.concatenate(sources), np.concatenate(targets)
-
-
-def steps_per_epoch(n_pairs: int, batch_size: int) -> int:
-    """Full batches in one pass over `n_pairs` (at least 1, so tiny datasets still train)."""
-    batch_size = check_whole_number("batch_size", batch_size)
-    return max(1, int(n_pairs) // batch_size)

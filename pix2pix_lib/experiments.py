@@ -19,7 +19,6 @@ weighted terms of each objective, ready for `pix2pix_lib.widgets.compare_figure`
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -30,11 +29,12 @@ import numpy as np
 
 from pix2pix_lib.common import text_table
 from pix2pix_lib.config import TrainConfig
+from pix2pix_lib.generation import generate
 from pix2pix_lib.inference import load_run
-from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run
-from pix2pix_lib.models import generate
-from pix2pix_lib.run_folder import RunFolder
-from pix2pix_lib.runs import changed_settings, train
+from pix2pix_lib.metrics import METRIC_NAMES, SET_METRIC_NAMES, evaluate_run, format_metric
+from pix2pix_lib.models import min_discriminator_size
+from pix2pix_lib.run_folder import RunFolder, history_numbers
+from pix2pix_lib.runs import RunInUse, changed_settings, train
 
 __all__ = [
     "PAPER_ABLATIONS",
@@ -60,18 +60,17 @@ PAPER_ABLATIONS: dict[str, dict] = {
     "ImageGAN 286x286": {"receptive_field": 286},
     "encoder-decoder": {"generator": "encoder_decoder"},
 }
-# The 286x286 discriminator has six stride-2 layers and needs at least 96 px (models.py).
-MIN_SIZE_286 = 96
 
 
 def paper_ablations(image_size: int) -> dict[str, dict]:
     """PAPER_ABLATIONS without the variants that cannot be built at `image_size`.
 
-    Only the 286x286 ImageGAN is ever left out (below 96 px); at such sizes the 70x70 PatchGAN
-    already sees (almost) the whole image, so it plays the ImageGAN's part.
+    Only the 286x286 ImageGAN is ever left out (below 96 px, `models.min_discriminator_size`);
+    at such sizes the 70x70 PatchGAN already sees (almost) the whole image, so it plays the
+    ImageGAN's part.
     """
     return {name: overrides for name, overrides in PAPER_ABLATIONS.items()
-            if overrides.get("receptive_field") != 286 or image_size >= MIN_SIZE_286}
+            if overrides.get("receptive_field") != 286 or image_size >= min_discriminator_size(286)}
 
 
 def slug(name: str) -> str:
@@ -99,14 +98,8 @@ class VariantResult:
 
 
 def _last_losses(run_dir: Path) -> dict[str, float]:
-    rows = RunFolder(run_dir).read_history()
-    values = {}
-    for key, value in (rows[-1] if rows else {}).items():
-        try:
-            values[key] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return values
+    rows = history_numbers(RunFolder(run_dir).read_history())
+    return rows[-1] if rows else {}
 
 
 def run_ablation(
@@ -125,7 +118,10 @@ def run_ablation(
     overwritten; one that has reached its steps is only evaluated. A variant whose folder does
     not exist yet but whose settings equal those of another run under `out_root` (trained under
     another name, e.g. by another notebook) uses that run instead of training the same thing
-    twice. `steps` overrides the step count of every variant (None: the base config's).
+    twice; its report line says so. A run being trained by another process (another kernel
+    running a notebook with the same `out_root`) is refused (`runs.RunInUse`, naming the
+    variant and the process). `steps` overrides the step count of every variant (None: the
+    base config's).
     `verbose` is passed to `runs.train`; `report` (default `print`, None for silence) gets one
     line per variant.
     """
@@ -144,9 +140,12 @@ def run_ablation(
         run_dir = out_root / folder
         if not RunFolder(run_dir).is_run():
             run_dir = same_run(out_root, config) or run_dir
+        existing = RunFolder(run_dir).is_run()
         start = time.perf_counter()
-        trained = train(config, data, run_dir, resume=RunFolder(run_dir).is_run(),
-                        verbose=verbose)
+        try:
+            trained = train(config, data, run_dir, resume=existing, verbose=verbose)
+        except RunInUse as error:  # out_root is shared: notebooks 04 and 07 share theirs
+            raise RunInUse(f"Variant {name!r}: {error}") from None
         seconds = time.perf_counter() - start
         scores = evaluate_run(run_dir, data)
         result = VariantResult(
@@ -161,7 +160,7 @@ def run_ablation(
         if report is not None:
             report(f"{name:<20} {result.steps_trained:>5} steps trained in {seconds:6.1f} s  "
                    f"L1 {result.metrics['l1']:.4f}  map acc. {result.metrics['map_accuracy']:.3f}"
-                   f"  -> {run_dir}")
+                   f"  -> {run_dir}" + ("  (an existing run, continued)" if existing else ""))
     return results
 
 
@@ -183,31 +182,24 @@ def same_run(out_root, config: TrainConfig) -> Path | None:
     return None
 
 
-def _cell(value: float, digits: int) -> str:
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.{digits}f}"
-
-
 def format_results(results: list[VariantResult], baselines: bool = True) -> str:
     """A table: one row per variant (and the two baselines), L1 / PSNR / SSIM / map accuracy /
     realism (`pix2pix_lib.metrics`: the spectral distance to real targets, lower is better)."""
     if not results:
         raise ValueError("no results to format")
-    digits = {"l1": 4, "psnr": 2, "ssim": 3, "map_accuracy": 3, "realism": 3}
     header = ("variant", "L1 (lower better)", "PSNR dB", "SSIM", "map acc.", "realism (lower)",
               "steps")
     columns = (*METRIC_NAMES, *SET_METRIC_NAMES)
     rows = [header]
     for result in results:
-        rows.append((result.name, *(_cell(result.metrics[m], digits[m]) for m in columns),
+        rows.append((result.name, *(format_metric(m, result.metrics[m]) for m in columns),
                      str(result.final_step)))
     if baselines:
         for key, label in (("identity", "(output = input)"),
                            ("mean_target", "(mean target image)")):
             values = results[0].baselines.get(key)
             if values is not None:
-                rows.append((label, *(_cell(values[m], digits[m]) for m in columns), "-"))
+                rows.append((label, *(format_metric(m, values[m]) for m in columns), "-"))
     lines = text_table(rows)
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"n = {results[0].metrics['n']} val images; paper-mode inference (dropout on).")

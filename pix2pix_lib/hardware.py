@@ -1,15 +1,15 @@
 """What this machine has, and how training uses it: devices, distribution, precision, XLA.
 
-Defaults chosen by measurement (see the README's "Hardware" section):
+Defaults chosen by measurement (the numbers are in the README's "Hardware" and "Speed"
+sections):
 
 * precision "auto": mixed_float16 on a GPU (tensor cores; losses stay float32); on a CPU,
-  mixed_bfloat16 where it has bf16 matmul instructions (avx512_bf16 or AMX: the step runs
-  ~1.5x faster and the `quick` profile's val L1 came within 3% of float32's, 0.0675 vs
-  0.0658), float32 elsewhere (mixed fp16 is slow on CPUs).
+  mixed_bfloat16 where it has bf16 matmul instructions (avx512_bf16 or AMX: a faster step at
+  nearly float32's val L1), float32 elsewhere (mixed fp16 is slow on CPUs).
   The environment variable PIX2PIX_PRECISION (fp32, bf16 or fp16) replaces "auto" for every
   run of the process, e.g. to time a lesson on a bf16 CPU as it runs on a laptop without bf16.
-* XLA (jit_compile) "auto": on for a GPU, off on a CPU, where it made the textbook step slower
-  (~712 vs ~660 ms) and used more memory (2.4 vs 2.0 GiB).
+* XLA (jit_compile) "auto": on for a GPU, off on a CPU, where it made the step slower and
+  used more memory.
 * distribution: several GPUs -> MirroredStrategy; a TF_CONFIG naming several workers ->
   MultiWorkerMirroredStrategy; otherwise no strategy (the default one).
 
@@ -20,6 +20,7 @@ configures collective ops, which is only possible at start-up. `pix2pix_lib.runs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -57,9 +58,15 @@ class HardwarePlan:
                 f"XLA {'on' if self.jit_compile else 'off'}.")
 
 
+def gpu_devices() -> list:
+    """TensorFlow's physical GPUs: the one place the library asks which devices it has (the
+    tests replace it to run as on a machine with or without a GPU)."""
+    return tf.config.list_physical_devices("GPU")
+
+
 def gpu_names() -> tuple[str, ...]:
     names = []
-    for device in tf.config.list_physical_devices("GPU"):
+    for device in gpu_devices():
         details = tf.config.experimental.get_device_details(device)
         names.append(details.get("device_name", device.name))
     return tuple(names)
@@ -85,7 +92,7 @@ def choose_strategy(tf_config: str | None = None) -> tf.distribute.Strategy:
     tf_config = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
     if _workers_in(tf_config) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if len(tf.config.list_physical_devices("GPU")) > 1:
+    if len(gpu_devices()) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -172,3 +179,22 @@ def plan_hardware(precision: str, jit_compile: bool | None,
     precision, jit_compile = resolve_for_devices(precision, jit_compile, gpus, environ)
     return HardwarePlan(strategy=strategy, gpus=gpus, precision=precision,
                         jit_compile=jit_compile)
+
+
+@contextlib.contextmanager
+def deterministic_ops():
+    """TensorFlow's deterministic op kernels inside the block, the previous setting after it.
+
+    Some GPU kernels (and a few CPU ones) add in a varying order unless asked not to; exact
+    comparisons of two trainings run inside this block. Switched back after, because
+    deterministic kernels are slower and some ops refuse to run under them.
+    """
+    from tensorflow.python.framework import config as tf_config  # the switch back is not public
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was_on:
+            tf_config.disable_op_determinism()

@@ -1,4 +1,4 @@
-"""Use a trained generator: load it, translate anyone's images, export it for plain TensorFlow.
+"""Use a trained generator: load it and translate images (arrays) of any size.
 
 A generator is trained on square `image_size` crops, but people bring photos of any size and
 aspect ratio. `translate` returns, for every input image, an output of the SAME height and
@@ -18,44 +18,25 @@ width, with one of two strategies (`plan_translation` says which one an image ge
             Tiles go through the model a few dozen at a time, so memory grows with the image
             (about 55 bytes per pixel), never with its number of tiles.
 
-Files (`translate_files`): any image Pillow reads in the formats of `pairs.IMAGE_FORMATS`
-(JPEG, PNG, WebP, TIFF including 16-bit, BMP, the first frame of a GIF), named or in folders;
-other files in a folder are skipped and named one line each. Images above
-`pairs.MAX_IMAGE_PIXELS` are refused, from their header, with an error naming the file and the
-limit. Each output has its input's name and format (8 bits per channel).
-
 Saved models: `generator.keras` (`generator.save`) is the format of a run folder and reloads
-with `load_generator` in Keras's safe mode (no arbitrary code runs while loading). For people
-without this library, `export_generator` also writes a TF SavedModel whose `serve` endpoint is
-the generator in conventional mode (training=False: no dropout, BatchNorm on its moving
-statistics), callable from plain TensorFlow.
+with `load_generator` in Keras's safe mode (no arbitrary code runs while loading).
+
+Its neighbours: translating image files (reading, naming and writing them) is
+`pix2pix_lib.inference_files`; exporting a generator for plain TensorFlow is
+`pix2pix_lib.export`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import inspect
-import logging
-import os
-import shutil
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from pix2pix_lib.common import check_whole_number, write_atomically
+from pix2pix_lib.common import check_whole_number
 from pix2pix_lib.config import TrainConfig
-from pix2pix_lib.data import load_image, resize, split_pair, to_float, to_uint8
-from pix2pix_lib.models import generate
+from pix2pix_lib.data import resize, to_float, to_uint8
+from pix2pix_lib.generation import generate
 from pix2pix_lib.pairs import (
-    IMAGE_EXTENSIONS,
-    DataError,
-    folder_files,
-    format_for_name,
-    is_image_file,
-    report_skipped,
     too_many_pixels,
 )
 from pix2pix_lib.run_folder import GENERATOR_FILE, RunFolder
@@ -67,17 +48,14 @@ __all__ = [
     "TILE_OVERLAP",
     "blend_window",
     "describe_plan",
-    "export_generator",
-    "input_files",
     "load_generator",
     "load_run",
+    "model_geometry",
     "plan_translation",
+    "scale_problem",
     "translate",
-    "translate_files",
 ]
 
-SAVED_MODEL_DIR = "saved_model"
-README_FILE = "README.txt"
 # Images whose longer side is at most this many times image_size are resized, larger ones tiled.
 # 4, not 2: an official maps photo is 600 px and the models were trained on it resized to 256
 # (2.3x); tiling it at its own resolution would show the model a scale it never saw.
@@ -85,19 +63,6 @@ RESIZE_LIMIT = 4.0
 # Fraction of a tile shared with its neighbour: 0.5 puts every pixel within the central half of
 # some tile, away from the borders where the U-Net's zero padding makes its output worse.
 TILE_OVERLAP = 0.5
-JPEG_QUALITY = 95
-# How an output file is written, by the format its name says: an output has its input's name,
-# so it has its input's format too. Lossless except JPEG, so that a generated map keeps its exact
-# colours (map accuracy counts them): WebP lossless, TIFF deflate-compressed. A GIF holds at most
-# 256 colours, so the output is reduced to its own 256-colour palette (`_gif_palette`).
-_SAVE_OPTIONS = {
-    "JPEG": {"quality": JPEG_QUALITY},
-    "PNG": {},
-    "WEBP": {"lossless": True},
-    "TIFF": {"compression": "tiff_deflate"},
-    "BMP": {},
-    "GIF": {},
-}
 # Tiles sent to the generator per call while tiling (rounded to whole batches): the tiles and
 # their outputs then take a few tens of MB at any image size, instead of 4 x 4 bytes per
 # channel of every pixel (each pixel lies in about 4 overlapping tiles).
@@ -125,9 +90,9 @@ def load_generator(path) -> keras.Model:
         raise ValueError(
             f"cannot load the generator in {path}: {type(error).__name__}: {error}. The file may "
             "be incomplete (copy it again) or not a Keras 3 .keras model; re-export it with "
-            "`export_generator` or `generator.save(...)`."
+            "`export.export_generator` or `generator.save(...)`."
         ) from error
-    _model_geometry(model, where=str(path))
+    model_geometry(model, where=str(path))
     return model
 
 
@@ -138,7 +103,8 @@ def _generator_file(path: Path) -> Path:
         if not inside.is_file():
             raise FileNotFoundError(
                 f"{path} is a folder without {GENERATOR_FILE}. Pass the .keras file itself, a "
-                f"run folder whose training has finished, or a folder from `export_generator`."
+                "run folder whose training has finished, or a folder from "
+                "`export.export_generator`."
             )
         return inside
     if not path.is_file():
@@ -166,7 +132,7 @@ def load_run(run_dir) -> tuple[keras.Model, TrainConfig]:
             f"{run.path} --resume`."
         )
     generator = load_generator(run.generator_path)
-    size, in_channels, _ = _model_geometry(generator, where=str(run.generator_path))
+    size, in_channels, _ = model_geometry(generator, where=str(run.generator_path))
     if (size, in_channels) != (config.image_size, config.channels):
         raise ValueError(
             f"{run.generator_path} takes {size}x{size}x{in_channels} images but "
@@ -176,7 +142,7 @@ def load_run(run_dir) -> tuple[keras.Model, TrainConfig]:
     return generator, config
 
 
-def _model_geometry(model: keras.Model, where: str = "the generator") -> tuple[int, int, int]:
+def model_geometry(model: keras.Model, where: str = "the generator") -> tuple[int, int, int]:
     """(image_size, input channels, output channels) of an image-to-image model."""
     in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
     square = len(in_shape) == 4 and in_shape[1] is not None and in_shape[1] == in_shape[2]
@@ -235,12 +201,12 @@ def translate(
     side is at most RESIZE_LIMIT (4) x image_size, otherwise tiles with 50% overlap at the
     image's own resolution multiplied by `scale` (e.g. 0.5 for a photo with twice the ground
     resolution of the training photos); tile=True / tile=False force one strategy. image_size
-    defaults to the generator's input size. paper_mode: see `pix2pix_lib.models.generate`; in
+    defaults to the generator's input size. paper_mode: see `pix2pix_lib.generation.generate`; in
     paper mode BatchNorm uses the statistics of each batch of `batch_size` images or tiles, so
     pass the training batch size (the paper: 1) to reproduce the conditions the model was
     trained in.
     """
-    size, in_channels, _ = _model_geometry(generator)
+    size, in_channels, _ = model_geometry(generator)
     if image_size is not None and int(image_size) != size:
         raise ValueError(
             f"image_size={image_size} but the generator takes {size}x{size} images; leave "
@@ -255,7 +221,7 @@ def translate(
     ]
     plans = [plan_translation(*p.shape[:2], image_size=size, tile=tile) for p in pixels]
     for i, image in enumerate(pixels):
-        problem = _scale_problem(*image.shape[:2], image_size=size, tile=tile, scale=scale)
+        problem = scale_problem(*image.shape[:2], image_size=size, tile=tile, scale=scale)
         if problem is not None:
             raise ValueError(f"image {i}: {problem}")
     outputs: list[np.ndarray | None] = [None] * len(pixels)
@@ -342,7 +308,7 @@ def _scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _scale_problem(height: int, width: int, *, image_size: int, tile, scale: float) -> str | None:
+def scale_problem(height: int, width: int, *, image_size: int, tile, scale: float) -> str | None:
     """Tiling at a scale above 1 works on an enlarged copy of the image, which must stay within
     `pairs.MAX_IMAGE_PIXELS` as the file itself did; None when it does (or is not tiled)."""
     if scale <= 1 or plan_translation(height, width, image_size=image_size, tile=tile) != "tile":
@@ -416,256 +382,3 @@ def _translate_tiled(
     if (scaled_h, scaled_w) != (height, width):
         blended = resize(blended[np.newaxis], height, width)[0].numpy()
     return to_uint8(blended)
-
-
-# --------------------------------------------------------------------------------------------
-# Translating files
-# --------------------------------------------------------------------------------------------
-
-
-def input_files(inputs: Iterable, report: Callable[[str], None] | None = None) -> list[Path]:
-    """The image files named by `inputs`: files as given, folders expanded (not recursively).
-
-    Every input must exist; a named file must be an image file (`pairs.IMAGE_EXTENSIONS`, of
-    any case: JPEG, PNG, WebP, TIFF, BMP, GIF) and a folder must hold one. The other files in a
-    folder (notes, a GeoTIFF's .aux.xml sidecar) are skipped, each named in one line through
-    `report` (e.g. `print`), or as a warning without one; hidden files and subfolders silently.
-    """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    extensions = " ".join(IMAGE_EXTENSIONS)
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found, others = folder_files(path)
-            report_skipped(others, report)
-            if not found:
-                raise ValueError(
-                    f"{path} holds no image files (those end in {extensions}); subfolders are "
-                    "not searched."
-                )
-            files.extend(found)
-        elif path.is_file():
-            if not is_image_file(path):
-                raise ValueError(
-                    f"{path} is not an image file: give files ending in {extensions} (a "
-                    "hidden file, starting with '.', does not count)."
-                )
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder.")
-    if not files:
-        raise ValueError("no input images given.")
-    return files
-
-
-def _output_paths(files: list[Path], out_dir: Path, overwrite: bool) -> list[Path]:
-    """out_dir / same name for each input; checked so that nothing is lost by writing them."""
-    by_name: dict[str, list[Path]] = {}
-    for path in files:
-        by_name.setdefault(path.name, []).append(path)
-    clashes = [paths for paths in by_name.values() if len(paths) > 1]
-    if clashes:
-        listed = "; ".join(", ".join(map(str, paths)) for paths in clashes)
-        raise ValueError(
-            f"several inputs share a file name and would write the same output: "
-            f"{listed}. Translate them into different --out folders."
-        )
-    outputs = [out_dir / path.name for path in files]
-    inputs_replaced = [
-        out for out, path in zip(outputs, files, strict=True) if out.resolve() == path.resolve()
-    ]
-    if inputs_replaced:
-        raise ValueError(
-            f"the output folder {out_dir} holds the inputs themselves; writing "
-            f"would replace {inputs_replaced[0]}. Choose another --out folder."
-        )
-    existing = [out for out in outputs if out.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{len(existing)} output file(s) already exist and nothing was written: "
-            + ", ".join(map(str, existing))
-            + ". Pass --overwrite (overwrite=True) to replace them, or choose another --out."
-        )
-    return outputs
-
-
-def _read_source(path: Path, *, channels: int, pairs: bool, direction: str) -> np.ndarray:
-    """One input's pixels: the whole image, or the source half of a side-by-side pair."""
-    pixels = load_image(path, channels=channels)  # a DataError naming the file if unreadable
-    return split_pair(pixels, direction)[0] if pairs else pixels
-
-
-def _gif_palette(image: Image.Image) -> Image.Image:
-    """An RGB image as the palette image a GIF holds: its own 256 colours (median cut) and no
-    dithering, so that the flat colours of a map stay flat (a photo loses some shades)."""
-    if image.mode != "RGB":
-        return image  # gray fits a GIF's palette exactly
-    return image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-
-
-def _write_image(path: Path, pixels: np.ndarray) -> None:
-    """Write uint8 pixels in the format of the file's extension, atomically (tmp, rename).
-
-    The options are `_SAVE_OPTIONS`': JPEG at quality JPEG_QUALITY, the others lossless,
-    except that a GIF is reduced to 256 colours. Outputs are 8 bits per channel whatever the
-    input had (a 16-bit TIFF in, an 8-bit TIFF out), and a GeoTIFF's georeferencing tags are
-    not copied.
-    """
-    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    image_format = format_for_name(path)
-    if image_format == "GIF":
-        image = _gif_palette(image)
-    options = _SAVE_OPTIONS[image_format]
-    write_atomically(path, lambda tmp: image.save(tmp, format=image_format, **options))
-
-
-def translate_files(
-    generator: keras.Model,
-    inputs,
-    out_dir,
-    *,
-    config: TrainConfig,
-    overwrite: bool = False,
-    paper_mode: bool = True,
-    pairs: bool = False,
-    direction: str | None = None,
-    tile: bool | None = None,
-    scale: float = 1.0,
-    batch_size: int | None = None,
-    report: Callable[[str], None] | None = None,
-) -> list[Path]:
-    """Translate image files (or folders of them) into `out_dir`; return the written paths.
-
-    Each output has its input's file name, format and pixel size (see `translate` for how sizes
-    are handled: resize up to 4 x image_size on the longer side, tiles beyond). Any format of
-    `pairs.IMAGE_FORMATS` is read (JPEG, PNG, WebP, TIFF including 16-bit, BMP, the first frame
-    of a GIF) and written back in the same format, 8 bits per channel (see `_write_image`).
-    Inputs are single images, e.g. your own satellite photo; pairs=True instead takes the source
-    half (`direction`, default config.direction) of standard side-by-side pairs and the output
-    has that half's size. Everything is checked BEFORE anything is written: missing or
-    unreadable inputs, images above `pairs.MAX_IMAGE_PIXELS`, two inputs with the same name,
-    and existing outputs (FileExistsError unless overwrite=True). batch_size defaults to the
-    training batch size in paper mode (BatchNorm then normalises as in training) and 8
-    otherwise. `report`, e.g. `print`, receives one line per skipped non-image file in a folder
-    and one line per file saying which strategy was used; without it, skipped files are warned
-    about.
-    """
-    files = input_files(inputs, report=report)
-    out_dir = Path(out_dir).expanduser()
-    outputs = _output_paths(files, out_dir, overwrite)
-    direction = direction or config.direction
-    read = functools.partial(
-        _read_source, channels=config.channels, pairs=pairs, direction=direction
-    )
-    shapes = [read(path).shape for path in files]  # every input readable before any write
-    for path, shape in zip(files, shapes, strict=True):
-        problem = _scale_problem(*shape[:2], image_size=config.image_size, tile=tile, scale=scale)
-        if problem is not None:
-            raise DataError(f"{path}: {problem}")
-    if batch_size is None:
-        batch_size = config.batch_size if paper_mode else 8
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, output, shape in zip(files, outputs, shapes, strict=True):
-        (translated,) = translate(
-            generator,
-            [read(path)],
-            paper_mode=paper_mode,
-            tile=tile,
-            scale=scale,
-            batch_size=batch_size,
-        )
-        _write_image(output, translated)
-        if report is not None:
-            plan = describe_plan(*shape[:2], image_size=config.image_size, tile=tile, scale=scale)
-            report(f"{path} -> {output} ({plan})")
-    return outputs
-
-
-# --------------------------------------------------------------------------------------------
-# Export
-# --------------------------------------------------------------------------------------------
-
-
-def _readme_text(size: int, in_channels: int, out_channels: int) -> str:
-    example = (
-        'm = tf.saved_model.load("saved_model"); y = m.serve(x)'
-        f"  # x: float32 [N,{size},{size},{in_channels}] in [-1,1]"
-    )
-    return f"""pix2pix generator, exported by pix2pix_lib.inference.export_generator
-
-generator.keras   Keras 3 model: keras.models.load_model("generator.keras", compile=False)
-                  or pix2pix_lib.inference.load_generator("generator.keras")
-saved_model/      TF SavedModel, usable from plain TensorFlow without this library:
-
-    import tensorflow as tf
-    {example}
-
-y is float32 [N,{size},{size},{out_channels}] in [-1,1]. Pixels: x = uint8 / 127.5 - 1 and back
-uint8 = round((y + 1) * 127.5). Keep the loaded object `m` in a variable while you use it:
-`tf.saved_model.load(...).serve(x)` in one expression fails ("Called a function referencing
-variables which have been deleted").
-
-The SavedModel runs the generator in conventional mode (training=False: no dropout, BatchNorm
-on its moving statistics, deterministic). The paper's test-time mode (dropout on, BatchNorm on
-the batch's statistics) needs the .keras file and pix2pix_lib.models.generate(..., paper_mode=True).
-Images of another size: resize to {size}x{size} first, or use pix2pix_lib.inference.translate.
-"""
-
-
-@contextlib.contextmanager
-def _quiet_assets_log():
-    """Drop TensorFlow's "INFO:tensorflow:Assets written to: ..." line while exporting: even
-    with verbose=False it reaches stdout and stderr, a red box in a notebook."""
-    logger = logging.getLogger("tensorflow")
-
-    def not_assets(record: logging.LogRecord) -> bool:
-        return "Assets written to" not in record.getMessage()
-
-    logger.addFilter(not_assets)
-    try:
-        yield
-    finally:
-        logger.removeFilter(not_assets)
-
-
-def _export_options(model: keras.Model) -> dict:
-    """`Model.export`'s arguments: verbose=False where this Keras has it (3.4 and later; older
-    releases print the endpoint's signature on stdout, which is harmless)."""
-    options = {"format": "tf_saved_model"}
-    if "verbose" in inspect.signature(model.export).parameters:
-        options["verbose"] = False
-    return options
-
-
-def export_generator(
-    generator: keras.Model, out_dir, *, overwrite: bool = False
-) -> dict[str, Path]:
-    """Write generator.keras, a TF SavedModel (endpoint `serve`) and README.txt into out_dir.
-
-    Two formats for two audiences: .keras for this library and Keras users (both inference
-    modes); the SavedModel for anyone with TensorFlow only (conventional mode, training=False).
-    Refuses (FileExistsError) to replace an earlier export unless overwrite=True.
-    """
-    size, in_channels, out_channels = _model_geometry(generator)
-    out_dir = Path(out_dir).expanduser()
-    paths = {
-        "keras": out_dir / GENERATOR_FILE,
-        "saved_model": out_dir / SAVED_MODEL_DIR,
-        "readme": out_dir / README_FILE,
-    }
-    existing = [path for path in paths.values() if path.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{', '.join(map(str, existing))} already exist(s); nothing was written. Pass "
-            "overwrite=True (--overwrite) to replace the export, or choose another folder."
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    generator.save(paths["keras"])
-    if paths["saved_model"].exists():
-        shutil.rmtree(paths["saved_model"])
-    with _quiet_assets_log():
-        generator.export(str(paths["saved_model"]), **_export_options(generator))
-    paths["readme"].write_text(_readme_text(size, in_channels, out_channels))
-    return paths

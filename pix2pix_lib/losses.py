@@ -1,7 +1,9 @@
 """The pix2pix objective (paper section 3.1, equation 4): G* = arg min_G max_D L_cGAN + lambda L_L1.
 
-* `discriminator_loss`: the cGAN loss on D, halved "to slow down the rate at which D learns
-  relative to G" (paper section 3.3).
+* `discriminator_loss`: the cGAN loss on D, halved as in the paper (section 3.3: "to slow down
+  the rate at which D learns relative to G"). Under Adam, which divides each step by the
+  gradient's own running size, the halving barely changes D's updates; a lower
+  `d_learning_rate` is what slows D (notebook 05 measures both).
 * `generator_loss`: the non-saturating GAN loss on G (maximise log D(x, G(x)), as the paper
   recommends after Goodfellow et al.) plus lambda = 100 times the L1 distance to the target, which
   keeps the output close to the ground truth at low frequencies while the PatchGAN handles the
@@ -69,7 +71,8 @@ def _gan_term(logits: tf.Tensor, real: bool, gan_mode: str) -> tf.Tensor:
 def discriminator_loss(real_logits, fake_logits, gan_mode: str = "vanilla") -> tf.Tensor:
     """0.5 * (loss(D(x, y), real) + loss(D(x, G(x)), fake)), a float32 scalar.
 
-    The factor 0.5 is the paper's (section 3.3): D learns half as fast relative to G.
+    The factor 0.5 is the paper's (section 3.3); the logged value then reads as the paper's.
+    It slows D under plain SGD, not under Adam (see the module docstring).
     """
     gan_mode = _check_gan_mode(gan_mode)
     real = _gan_term(_float32(real_logits), True, gan_mode)

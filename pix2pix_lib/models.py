@@ -10,9 +10,9 @@ Adversarial Networks", appendix 6.1 and section 3.2) as its reference code
   `encoder_decoder_generator`, the same without skips (the paper's ablation, figure 5).
 * `patchgan_discriminator`: the Markovian discriminator (section 3.2.2) in the paper's four patch
   sizes 1 (PixelGAN), 16, 70 and 286 (ImageGAN); `receptive_field` computes its patch size.
-* `generate`: inference as in the paper (section 3.3) without the Keras trap of updating the
-  BatchNorm moving statistics.
-* `model_summary_table` / `format_table` / `plot_unet`: summaries for the notebooks.
+* `model_summary_table` / `format_table`: block-by-block summaries for the notebooks.
+
+Running a generator in the paper's test-time mode (`generate`) is `pix2pix_lib.generation`.
 
 Every builder validates its arguments and raises ValueError naming the bad value and the allowed
 ones. Models build under any mixed-precision policy: the last layer of each network computes in
@@ -22,15 +22,11 @@ float32 (the standard Keras recipe), so logits and images leave the networks in 
 from __future__ import annotations
 
 import numbers
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 from pix2pix_lib.common import check_whole_number, text_table
-from pix2pix_lib.config import NORMS, RECEPTIVE_FIELDS
-from pix2pix_lib.tf_quiet import keras, tf
-
-UNET_IMAGE_SIZES = (32, 64, 128, 256, 512)
+from pix2pix_lib.config import NORMS, RECEPTIVE_FIELDS, UNET_IMAGE_SIZES
+from pix2pix_lib.tf_quiet import keras
 
 # Number of decoder blocks, counted from the bottleneck, that carry dropout (paper appendix 6.1.1:
 # CD512-CD1024-CD1024 then plain C blocks).
@@ -62,18 +58,15 @@ __all__ = [
     "NORMS",
     "RECEPTIVE_FIELDS",
     "UNET_IMAGE_SIZES",
+    "min_discriminator_size",
     "count_params",
     "downsample",
     "encoder_decoder_generator",
     "format_table",
-    "call_restoring",
-    "generate",
-    "graphviz_available",
     "leaf_layers",
     "model_summary_table",
     "norm_layer",
     "patchgan_discriminator",
-    "plot_unet",
     "receptive_field",
     "unet_generator",
     "upsample",
@@ -395,6 +388,13 @@ def _patch_map_size(image_size: int, layout, final_kernel: int) -> int:
     return size + 2 * pad - final_kernel + 1
 
 
+def min_discriminator_size(receptive_field: int) -> int:
+    """The smallest image the receptive_field x receptive_field discriminator can judge (its
+    stride-2 layers must leave at least one patch): 96 px for the 286x286 ImageGAN."""
+    layout, final_kernel = _PATCHGAN_LAYOUTS[receptive_field]
+    return next(s for s in range(1, 4096) if _patch_map_size(s, layout, final_kernel) >= 1)
+
+
 def patchgan_discriminator(
     receptive_field: int = 70,
     image_size: int = 256,
@@ -439,11 +439,10 @@ def patchgan_discriminator(
     image_size = int(image_size)
     norm = _resolve_norm(norm)
     layout, final_kernel = _PATCHGAN_LAYOUTS[receptive_field]
-    if _patch_map_size(image_size, layout, final_kernel) < 1:
-        smallest = next(s for s in range(1, 4096) if _patch_map_size(s, layout, final_kernel) >= 1)
+    if image_size < min_discriminator_size(receptive_field):
         raise ValueError(
             f"image_size={image_size} is too small for the {receptive_field}x{receptive_field} "
-            f"PatchGAN: it needs image_size >= {smallest}"
+            f"PatchGAN: it needs image_size >= {min_discriminator_size(receptive_field)}"
         )
 
     source = keras.Input(shape=(image_size, image_size, in_channels), name="source")
@@ -545,62 +544,6 @@ def receptive_field(model: keras.Model) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# Inference
-# --------------------------------------------------------------------------------------------
-
-
-def call_restoring(variables, function, *args, **kwargs):
-    """function(*args, **kwargs), with `variables` set back to their values from before it.
-
-    The values are read before the call and assigned back after it; the reads and writes are
-    ordinary ops ordered by data and control dependencies (the writes wait for every output),
-    so this also works inside a tf.function and creates no variable.
-    """
-    variables = list(variables)
-    saved = [tf.identity(tf.convert_to_tensor(variable)) for variable in variables]
-    outputs = function(*args, **kwargs)
-    with tf.control_dependencies(tf.nest.flatten(outputs)):
-        for variable, value in zip(variables, saved, strict=True):
-            variable.assign(value)
-    return outputs
-
-
-def _call_keeping_state(generator: keras.Model, source: tf.Tensor) -> tf.Tensor:
-    """generator(source, training=True) with every weight left as it was.
-
-    In training mode Keras BatchNorm normalises with the batch's own statistics, as the paper
-    wants at test time, but it also folds them into its moving mean and variance, so each such
-    "inference" call silently changes the model. We read the non-trainable weights (the moving
-    statistics; a forward pass changes nothing else) before the call and assign them back after
-    it (`call_restoring`). Dropout's random-seed state is not a weight (`non_trainable_weights`
-    excludes it) and keeps advancing, so each call draws a fresh dropout mask, as in the paper.
-    """
-    return call_restoring(generator.non_trainable_weights, generator, source, training=True)
-
-
-def generate(generator: keras.Model, source, paper_mode: bool = True) -> tf.Tensor:
-    """Translate `source` (a batch, or one image without batch axis) with `generator`; float32.
-
-    paper_mode=True follows the paper (section 3.3): the generator runs exactly as in training,
-    dropout on and BatchNorm on the statistics of the batch being translated (instance
-    normalisation at batch size 1), but without touching the moving statistics (see
-    `_call_keeping_state`). The output is then stochastic, and depends on the other images of the
-    batch when the generator uses BatchNorm at batch size > 1. paper_mode=False is the
-    conventional `training=False`: no dropout, BatchNorm on its moving statistics, deterministic.
-    """
-    source = tf.convert_to_tensor(source)
-    single = source.shape.rank == 3
-    if single:
-        source = source[tf.newaxis]
-    if paper_mode:
-        outputs = _call_keeping_state(generator, source)
-    else:
-        outputs = generator(source, training=False)
-    outputs = tf.cast(outputs, tf.float32)
-    return outputs[0] if single else outputs
-
-
-# --------------------------------------------------------------------------------------------
 # Summaries
 # --------------------------------------------------------------------------------------------
 
@@ -661,37 +604,3 @@ def format_table(rows: list[dict]) -> str:
         total = sum(int(row.get("params", 0)) for row in rows)
         lines.append(f"total params: {total:,}")
     return "\n".join(lines)
-
-
-def graphviz_available() -> bool:
-    """True when pydot imports and Graphviz's `dot` runs (what keras.utils.plot_model needs)."""
-    try:
-        import pydot
-    except ImportError:
-        return False
-    if shutil.which("dot") is None:
-        return False
-    try:
-        pydot.Dot.create(pydot.Dot())
-    except Exception:  # pydot raises a bare Exception (or OSError) when `dot` fails
-        return False
-    return True
-
-
-def plot_unet(model: keras.Model, path: str | Path) -> Path | None:
-    """Draw `model` (shapes included) to `path` with keras.utils.plot_model; None if impossible.
-
-    pydot and Graphviz are optional: the course runs without them, so their absence gives None,
-    never an exception. Notebooks fall back to `format_table(model_summary_table(model))`.
-    """
-    if not graphviz_available():
-        return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        keras.utils.plot_model(
-            model, to_file=str(path), show_shapes=True, show_layer_names=True, dpi=72
-        )
-    except (ImportError, OSError):
-        return None
-    return path if path.exists() else None

@@ -16,7 +16,7 @@ is opened. `folder_files` lists a folder's images and the other files it holds, 
 the one way a file is opened: it refuses images above MAX_IMAGE_PIXELS from their header, before
 any pixel is decoded, with an error that names the file and the limit.
 
-Also the small facts every other module asks of a folder (`is_image_file`, `image_files`,
+Also the small facts other modules ask of a folder (`is_image_file`, `folder_files`,
 `count_images`, `held_out_split`). The pixels themselves, and the tf.data pipelines that feed
 them to a model, are `pix2pix_lib.data`. This module imports no TensorFlow: checking a dataset,
 or generating one (`pix2pix_lib.datasets`), does not wait for it.
@@ -41,7 +41,6 @@ from pix2pix_lib.config import CHANNEL_COUNTS
 __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGE_FORMATS",
-    "JPEG_EXTENSIONS",
     "LAYOUT_HINT",
     "MAX_IMAGE_PIXELS",
     "ON_BAD_POLICIES",
@@ -57,7 +56,6 @@ __all__ = [
     "folder_files",
     "format_for_name",
     "held_out_split",
-    "image_files",
     "is_image_file",
     "open_image",
     "report_skipped",
@@ -82,7 +80,6 @@ IMAGE_FORMATS = {
     "GIF": (".gif",),
 }
 IMAGE_EXTENSIONS = tuple(ext for extensions in IMAGE_FORMATS.values() for ext in extensions)
-JPEG_EXTENSIONS = IMAGE_FORMATS["JPEG"]
 # What a file's content may be: the formats above, and MPO, the JPEG with extra pictures (depth,
 # a second view) that phone cameras write; Pillow and TensorFlow read its first picture.
 _READABLE_FORMATS = (*IMAGE_FORMATS, "MPO")
@@ -91,10 +88,8 @@ _FORMATS_TEXT = "JPEG, PNG, WebP, TIFF, BMP or GIF"
 _EXTENSIONS_TEXT = " ".join(IMAGE_EXTENSIONS)
 
 # The largest image (width x height) any reader opens: 150 Mpx, e.g. a whole 10980 x 10980
-# Sentinel-2 tile (121 Mpx), not 30000 x 15000 (450 Mpx). Translating by tiles peaked at 55 bytes
-# per pixel, measured on 4000 x 4000 and 8000 x 8000 RGB images (float32 copies of the image and
-# of the blended output with its weights; tiles reach the model a few dozen at a time), so 150
-# Mpx needs ~8 GB besides TensorFlow and the model: room to spare on a 24 GB laptop. Pillow's own
+# Sentinel-2 tile (121 Mpx), not 30000 x 15000 (450 Mpx); what translating one that large takes
+# in memory is measured in the README ("Translating your own images"). Pillow's own
 # "decompression bomb" guard (a warning above 89 Mpx, a traceback above 179 Mpx) is off while we
 # read (`_PillowReading`): this limit is checked from the header, before any pixel is decoded,
 # with an error that names the file and says what to do.
@@ -223,11 +218,6 @@ def folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
             continue
         (images if _is_image_name(path.name) else others).append(path)
     return sorted(images, key=_name_key), sorted(others, key=_name_key)
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The image files directly inside `folder`, sorted by name (not recursive)."""
-    return folder_files(folder)[0]
 
 
 def report_skipped(paths: Iterable[Path], report: Callable[[str], None] | None = None) -> None:

@@ -7,6 +7,7 @@
     RUN/logs/                TensorBoard scalars and sample images
     RUN/generator.keras      the trained generator, written when the run reaches its last step
     RUN/translated/          your own images translated with it (notebook 06), saved on request
+    RUN/training.lock        locked by the process training into the folder (its PID and host)
 
 `RunFolder` is the one place that knows this layout: every other module (training, inference,
 figures, the CLI) asks it for a path. Every file is written under a temporary name and renamed
@@ -17,6 +18,11 @@ the step; the data pipeline is a pure function of (seed, step)
 (`pix2pix_lib.data.make_train_dataset`), so a resumed run continues exactly where the
 uninterrupted run would have been (`pix2pix_lib.runs.train`).
 
+One training at a time: `train` holds `RunFolder.lock()` (an `fcntl.flock` on training.lock)
+while it trains, and a second training into the same folder is refused with the first one's
+PID. The kernel releases the lock when its process ends in any way (SIGKILL included), so a
+killed run resumes with nothing to delete.
+
 This module imports no TensorFlow: it reads and writes the variables it is handed as numpy
 arrays, so reading a run's config or history is instant.
 """
@@ -24,7 +30,10 @@ arrays, so reading a run's config or history is instant.
 from __future__ import annotations
 
 import csv
+import math
+import os
 import re
+import socket
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -40,14 +49,78 @@ from pix2pix_lib.config import TrainConfig
 if TYPE_CHECKING:
     from pix2pix_lib.trainer import Pix2Pix
 
-__all__ = ["GENERATOR_FILE", "RunError", "RunFolder"]
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a run folder is not locked there
+    fcntl = None
 
-GENERATOR_FILE = "generator.keras"  # also the name `inference.export_generator` writes
+__all__ = ["GENERATOR_FILE", "RunError", "RunFolder", "RunInUse", "RunLock", "checkpoint_names",
+           "history_differences", "history_numbers",
+           "read_history_csv"]
+
+GENERATOR_FILE = "generator.keras"  # also the name `export.export_generator` writes
+LOCK_FILE = "training.lock"
 _CHECKPOINT = re.compile(r"^step-(\d{8})\.npz$")
+# a checkpoint written before arrays were stored by name: "generator/00012"
+_POSITIONAL_NAME = re.compile(r"^\d{5}$")
 
 
 class RunError(RuntimeError):
     """A run folder cannot be used as asked (exists, missing, corrupt, diverged)."""
+
+
+class RunInUse(RunError):
+    """Another process is training into this run folder."""
+
+
+class RunLock:
+    """This process's hold on a run folder (`RunFolder.lock`); `release` ends it.
+
+    An exclusive `fcntl.flock` on RUN/training.lock, which holds the PID and host of the
+    process training. The kernel drops the lock when the file is closed or the process ends,
+    however it ends, so a stale lock cannot outlive a killed run; the file stays (deleting it
+    while another process waits on it would let two processes hold two different files).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._handle = open(path, "a+")  # noqa: SIM115 - held open as long as the lock
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.seek(0)
+            holder = self._handle.read().split()
+            self._handle.close()
+            raise RunInUse(_in_use_message(path.parent, holder)) from None
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"{os.getpid()} {socket.gethostname()}\n")
+        self._handle.flush()
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()  # closing the only descriptor releases the flock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+def _in_use_message(folder: Path, holder: list[str]) -> str:
+    if len(holder) >= 2:
+        pid, host = holder[0], holder[1]
+        who = f"process {pid} on {host}"
+        how = (f"stop it (`kill {pid}`, or interrupt the notebook kernel that runs it)"
+               if host == socket.gethostname() else f"stop process {pid} on {host}")
+    else:
+        who, how = "another process", "stop it"
+    return (f"{folder} is in use: {who} is training into it. Wait for it to finish or {how}; "
+            "then continue with --resume (resume=True). Two trainings in one folder would "
+            "write their checkpoints and history.csv over each other.")
 
 
 @dataclass
@@ -86,12 +159,18 @@ class RunFolder:
         """Refuse (RunError) a folder that already holds anything: a new run starts empty."""
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"{self.path} is a file, not a folder; choose another --out folder.")
-        if self.path.exists() and any(self.path.iterdir()):
+        if self.path.exists() and any(p.name != LOCK_FILE for p in self.path.iterdir()):
             what = "a training run" if self.is_run() else "files"
             raise RunError(
                 f"{self.path} already holds {what}; nothing was overwritten. Continue that run "
                 f"with --resume (resume=True), or choose another --out folder."
             )
+
+    def lock(self) -> RunLock:
+        """Hold this folder for one training (created if missing); RunInUse when another
+        process holds it. Release it with `release()` or a `with` block."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return RunLock(self.path / LOCK_FILE)
 
     def create(self, config: TrainConfig) -> None:
         """Start a new run here; refuse to touch a folder that already holds anything."""
@@ -115,15 +194,17 @@ class RunFolder:
     def checkpoint_arrays(self, step: int, model: Pix2Pix) -> dict[str, np.ndarray]:
         """Every variable a step reads and writes, and the step, copied to host memory.
 
-        The copy is what training waits for; `write_checkpoint` can then run in the background
-        (`pix2pix_lib.checkpointing`) while the variables change.
+        Each array is stored under its group and its variable's name (`checkpoint_names`), so
+        restoring matches names, never positions. The copy is what training waits for;
+        `write_checkpoint` can then run in the background (`pix2pix_lib.checkpointing`) while
+        the variables change.
         """
         arrays = {}
-        for group, variables in _checkpointed_variables(model).items():
-            for index, variable in enumerate(variables):
+        for group, named in checkpoint_names(model).items():
+            for name, variable in named:
                 # numpy() is a snapshot: TensorFlow copies a variable's buffer before updating
                 # it in place while anything else holds it (tests/test_checkpoints.py checks)
-                arrays[f"{group}/{index:05d}"] = variable.numpy()
+                arrays[f"{group}/{name}"] = variable.numpy()
         arrays["meta/step"] = np.asarray(step, dtype=np.int64)
         return arrays
 
@@ -144,33 +225,34 @@ class RunFolder:
             old.unlink(missing_ok=True)
         return path
 
-    def save_checkpoint(self, step: int, model: Pix2Pix, keep: int) -> Path:
-        """Copy and write a checkpoint now (training waits for the disk); keeps the last `keep`."""
-        return self.write_checkpoint(step, self.checkpoint_arrays(step, model), keep)
-
     def restore_checkpoint(self, path: Path, model: Pix2Pix) -> int:
-        """Load every variable saved by save_checkpoint; returns the step it was taken at.
+        """Load every variable of a checkpoint into `model`; returns the step it was taken at.
 
-        A file that cannot be read (truncated, corrupt, not a checkpoint) or that belongs to
-        another configuration is a RunError naming it; the model is left unchanged then, since
-        everything is read and checked before the first variable is assigned.
+        Arrays are matched to variables by name (`checkpoint_names`); a checkpoint whose names
+        differ from the model's is refused with the first difference named, so a reordered or
+        renamed variable can never receive another one's weights. Checkpoints written before
+        names were stored (keys "generator/00012") are matched by position, as they were
+        written. A file that cannot be read (truncated, corrupt, not a checkpoint) or that
+        belongs to another configuration is a RunError naming it; the model is left unchanged
+        then, since everything is read and checked before the first variable is assigned.
         """
         arrays = _read_checkpoint(path)
         pending = []
-        for group, variables in _checkpointed_variables(model).items():
-            saved = sorted(key for key in arrays if key.startswith(group + "/"))
-            if len(saved) != len(variables):
-                raise RunError(
-                    f"{path}: holds {len(saved)} {group} variables, the model has "
-                    f"{len(variables)}; it belongs to a run with another configuration."
-                )
-            for key, variable in zip(saved, variables, strict=True):
-                if tuple(arrays[key].shape) != tuple(variable.shape):
+        for group, named in checkpoint_names(model).items():
+            stored = {key[len(group) + 1:]: value for key, value in arrays.items()
+                      if key.startswith(group + "/")}
+            if stored and all(_POSITIONAL_NAME.match(name) for name in stored):
+                pairs = _match_by_position(path, group, stored, named)
+            else:
+                pairs = _match_by_name(path, group, stored, named)
+            for name, variable, value in pairs:
+                if tuple(value.shape) != tuple(variable.shape):
                     raise RunError(
-                        f"{path}: {group} variable {variable.path} has shape "
-                        f"{arrays[key].shape} there, {tuple(variable.shape)} in the model."
+                        f"{path}: {group} variable {name} has shape {value.shape} there, "
+                        f"{tuple(variable.shape)} in the model; it belongs to a run with "
+                        "another configuration."
                     )
-                pending.append((variable, arrays[key]))
+                pending.append((variable, value))
         for variable, value in pending:
             variable.assign(value)
         return int(arrays["meta/step"])
@@ -210,11 +292,9 @@ class RunFolder:
 
     # -- history, samples ---------------------------------------------------------------------
     def read_history(self) -> list[dict[str, str]]:
-        """history.csv's rows as strings (none yet: an empty list)."""
-        if not self.history_path.exists():
-            return []
-        with open(self.history_path, newline="") as handle:
-            return list(csv.DictReader(handle))
+        """history.csv's rows as strings (none yet: an empty list); `history_numbers` parses
+        them, `history_differences` compares two runs' histories."""
+        return read_history_csv(self.history_path)
 
     def write_history(self, rows: list[dict]) -> None:
         columns = ["step"] + sorted({key for row in rows for key in row} - {"step"})
@@ -241,6 +321,67 @@ class RunFolder:
         return write_atomically(self.generator_path, generator.save)
 
 
+def read_history_csv(path) -> list[dict[str, str]]:
+    """The rows of a history.csv file as strings (no file: an empty list)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def history_numbers(rows) -> list[dict[str, float]]:
+    """History rows (`RunFolder.read_history`'s strings, or dicts of numbers) with every value
+    as a float; a value that is no number is left out, and so is a row without a step."""
+    parsed_rows = []
+    for row in rows:
+        parsed = {}
+        for key, value in row.items():
+            try:
+                parsed[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        if "step" in parsed:
+            parsed_rows.append(parsed)
+    return parsed_rows
+
+
+# float32 carries ~7 significant digits and history.csv rounds to 6 decimals: two logged means
+# of the same steps that differ by a few float32 roundings differ by less than this.
+HISTORY_TOLERANCE = 1e-6
+
+
+def history_differences(first, second, rel_tol: float = HISTORY_TOLERANCE,
+                        abs_tol: float = HISTORY_TOLERANCE) -> list[str]:
+    """How two histories differ beyond float32 precision: "" -> [] when they match.
+
+    The steps and columns must be the same and every value equal to within `rel_tol`
+    (relative) or `abs_tol`. Why not bit for bit: a logged loss is the mean of per-step
+    float32 reductions (a mean over every pixel of the batch), computed by multi-threaded CPU
+    kernels (oneDNN, Eigen) for which TensorFlow promises no summation order unless op
+    determinism is on; and these sums are not on the gradient's path (the gradient of a mean
+    needs no sum). So two runs can end with bit-equal weights and a logged mean one float32
+    rounding apart (the README's "Tests and CI" has the numbers). Compare weights bit for
+    bit; compare logged values with this.
+    """
+    a, b = history_numbers(first), history_numbers(second)
+    if [row["step"] for row in a] != [row["step"] for row in b]:
+        return [f"steps {[int(r['step']) for r in a]} != {[int(r['step']) for r in b]}"]
+    differences = []
+    for row_a, row_b in zip(a, b, strict=True):
+        step = int(row_a["step"])
+        if row_a.keys() != row_b.keys():
+            differences.append(f"step {step}: columns {sorted(row_a)} != {sorted(row_b)}")
+            continue
+        for key in row_a:
+            x, y = row_a[key], row_b[key]
+            same = (x == y or (math.isnan(x) and math.isnan(y))
+                    or math.isclose(x, y, rel_tol=rel_tol, abs_tol=abs_tol))
+            if not same:
+                differences.append(f"step {step}: {key} {x!r} != {y!r}")
+    return differences
+
+
 def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
     """Every array of a checkpoint file, or a RunError saying why it cannot be read."""
     if not zipfile.is_zipfile(path):  # a .npz is a zip archive; its directory is at the end
@@ -256,12 +397,85 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _checkpointed_variables(model: Pix2Pix) -> dict[str, list]:
-    """Everything a step reads and writes: weights, BN statistics, RNG states, optimizer slots."""
+def checkpoint_names(model: Pix2Pix) -> dict[str, list[tuple[str, object]]]:
+    """Everything a step reads and writes, by group, each variable with its checkpoint name.
+
+    Weights, BatchNorm statistics, the dropout random-number states, both optimizers' slots
+    and the step counter. A name depends neither on the order Keras lists the variables in nor
+    on how many models the process built before (Keras numbers unnamed objects per process:
+    "fused_adam_3", "seed_generator_7"): a layer weight is its path ("up1/conv/kernel"), a
+    dropout state its layer's ("up1/dropout/seed_generator_state"), an optimizer variable its
+    path without the optimizer's own name ("iteration", "up1_conv_kernel_momentum"; a loss
+    scale optimizer's inner one under "inner/").
+    """
     return {
-        "generator": list(model.generator.variables),
-        "discriminator": list(model.discriminator.variables),
-        "g_optimizer": list(model.g_optimizer.variables),
-        "d_optimizer": list(model.d_optimizer.variables),
-        "counters": [model.step_counter],
+        "generator": _network_names(model.generator),
+        "discriminator": _network_names(model.discriminator),
+        "g_optimizer": _optimizer_names(model.g_optimizer),
+        "d_optimizer": _optimizer_names(model.d_optimizer),
+        "counters": [("step_counter", model.step_counter)],
     }
+
+
+def _network_names(network) -> list[tuple[str, object]]:
+    seed_states = {}
+
+    def walk(layer, prefix: str) -> None:
+        for sublayer in getattr(layer, "layers", None) or ():
+            name = prefix + sublayer.name
+            state = getattr(getattr(sublayer, "seed_generator", None), "state", None)
+            if state is not None:
+                seed_states[id(state)] = f"{name}/seed_generator_state"
+            walk(sublayer, name + "/")
+
+    walk(network, "")
+    return _unique([(seed_states.get(id(v), v.path), v) for v in network.variables])
+
+
+def _optimizer_names(optimizer) -> list[tuple[str, object]]:
+    prefixes = {optimizer.name: ""}
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        prefixes[inner.name] = "inner/"
+    named = []
+    for variable in optimizer.variables:
+        head, _, rest = variable.path.partition("/")
+        named.append((prefixes[head] + rest if head in prefixes and rest else variable.path,
+                      variable))
+    return _unique(named)
+
+
+def _unique(named: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    seen = set()
+    for name, _ in named:
+        if name in seen:  # two variables under one name could not be told apart on restore
+            raise RunError(f"Two variables are both named {name!r}; a checkpoint could not "
+                           "tell them apart. Give their layers distinct names.")
+        seen.add(name)
+    return named
+
+
+def _match_by_name(path: Path, group: str, stored: dict, named: list) -> list[tuple]:
+    wanted = [name for name, _ in named]
+    missing = [name for name in wanted if name not in stored]
+    unknown = sorted(set(stored) - set(wanted))
+    if missing or unknown:
+        first = (f"the model's {group} variable {missing[0]!r} is not in it" if missing
+                 else f"it holds a {group} variable {unknown[0]!r} the model does not have")
+        raise RunError(
+            f"{path}: its variables do not match the model's ({first}; {len(missing)} missing, "
+            f"{len(unknown)} unknown); it belongs to a run with another configuration or "
+            "another version of the code, and is not loaded."
+        )
+    return [(name, variable, stored[name]) for name, variable in named]
+
+
+def _match_by_position(path: Path, group: str, stored: dict, named: list) -> list[tuple]:
+    """A checkpoint written before names were stored: its arrays in the model's order."""
+    if len(stored) != len(named):
+        raise RunError(
+            f"{path}: holds {len(stored)} {group} variables, the model has {len(named)}; it "
+            "belongs to a run with another configuration."
+        )
+    return [(name, variable, stored[key])
+            for key, (name, variable) in zip(sorted(stored), named, strict=True)]

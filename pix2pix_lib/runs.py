@@ -4,7 +4,7 @@
 checkpoint), gather the data, fit in segments of `log_every` steps while `RunMonitor` writes
 checkpoints, samples, history.csv and TensorBoard logs, and finish (final checkpoint, sample and
 the trained generator). The folder's layout and file formats are `pix2pix_lib.run_folder`'s;
-`RunFolder` and `RunError` are importable from here too.
+`RunFolder`, `RunError`, `RunInUse` and `history_differences` are importable from here too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_lib.checkpointing import Checkpointer
+from pix2pix_lib.common import ProgressLine
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import (
     load_pairs_numpy,
@@ -30,7 +31,12 @@ from pix2pix_lib.data import (
 )
 from pix2pix_lib.hardware import HardwarePlan, plan_hardware
 from pix2pix_lib.pairs import resolve_dataset
-from pix2pix_lib.run_folder import RunError, RunFolder
+from pix2pix_lib.run_folder import (  # noqa: F401 - RunInUse, history_differences re-exported
+    RunError,
+    RunFolder,
+    RunInUse,
+    history_differences,
+)
 from pix2pix_lib.tf_quiet import keras, tf
 from pix2pix_lib.trainer import Pix2Pix, build_pix2pix, current_learning_rates
 
@@ -145,13 +151,15 @@ class RunProgress(keras.callbacks.Callback):
     `fit` is called once per log interval (its "epochs" are display intervals, not passes over
     the data), so Keras' own display would print "Epoch 7/30" and an ETA for one interval; this
     one counts the run's steps instead. verbose=1: one line rewritten in place (at most twice a
-    second); verbose=2: one line per log interval, with the validation losses. The ETA is the
-    remaining steps at this process's pace so far, the first step (tracing) left out.
+    second, `common.ProgressLine`); verbose=2: one line per log interval, with the validation
+    losses. The ETA is the remaining steps at this process's pace so far, the first step
+    (tracing) left out.
     """
 
-    def __init__(self, first_step: int, total: int, verbose: int, print_fn=print):
+    def __init__(self, first_step: int, total: int, verbose: int):
         super().__init__()
-        self.step, self.total, self.verbose, self.print_fn = first_step, total, verbose, print_fn
+        self.step, self.total, self.verbose = first_step, total, verbose
+        self.line = ProgressLine()
         self._timed_from: tuple[int, float] | None = None
         self._last_shown = 0.0
 
@@ -166,7 +174,7 @@ class RunProgress(keras.callbacks.Callback):
         minutes, seconds = divmod(round((self.total - self.step) * per_step), 60)
         return f"{per_step * 1000:.0f} ms/step, ETA {minutes}:{seconds:02d}"
 
-    def _line(self, logs) -> str:
+    def _text(self, logs) -> str:
         values = "  ".join(f"{key} {_scalar(value):.4g}" for key, value in (logs or {}).items())
         return f"step {self.step}/{self.total}  {values}  ({self._eta()})"
 
@@ -177,15 +185,15 @@ class RunProgress(keras.callbacks.Callback):
         if self.verbose == 1 and (time.perf_counter() - self._last_shown > 0.5
                                   or self.step == self.total):
             self._last_shown = time.perf_counter()
-            self.print_fn("\r" + self._line(logs), end="", flush=True)
+            self.line.show(self._text(logs))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.verbose == 2:
-            self.print_fn(self._line(logs), flush=True)
+            print(self._text(logs), flush=True)
 
     def on_train_end(self, logs=None):
-        if self.verbose == 1 and self.step == self.total:
-            self.print_fn("", flush=True)
+        if self.step == self.total:
+            self.line.end()
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +268,8 @@ def train(
 
     `config.steps` (or `config.epochs`) is the *total* to reach: resuming a run that stopped at
     step 20 with steps=30 trains 10 more. With resume=True the run's own config.json is used;
-    only the fields in RESUMABLE_FIELDS may differ from it.
+    only the fields in RESUMABLE_FIELDS may differ from it. One training per run folder: a
+    folder another process is training into is refused (RunInUse, naming that process).
 
     Hardware (`pix2pix_lib.hardware`): the strategy is chosen first (several GPUs, or TF_CONFIG
     for several machines), "auto" precision and XLA are resolved for the devices found, and one
@@ -274,24 +283,30 @@ def train(
     # refused command leaves nothing behind and works as it is once the cause is fixed.
     _check_run_folder(run, config, resume)
     pairs = _training_pairs(config, data, val_data, on_bad)
-    writer = _open_or_resume(run, config, resume, plan.is_chief)
-    model, start = _model_at_start(config, plan, pairs.total_steps, run if resume else None)
-    history = [row for row in run.read_history() if int(row["step"]) <= start]
-    checkpointer = Checkpointer(writer, config, last_step=start or None)
-    monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history, checkpointer)
-    progress = RunProgress(start, pairs.total_steps, 1 if verbose == "auto" else int(verbose))
-    try:
-        _fit(model, monitor, config, pairs, start, plan.replicas, [progress, *callbacks])
-        checkpointer.finish()
-        if monitor.diverged_at is not None:
-            raise _diverged(run, monitor.diverged_at)
-        final = _finish(model, writer, monitor, checkpointer)
-    except OSError as error:  # a full disk while writing a sample, history.csv, the generator
-        _finish_quietly(checkpointer)
-        raise _write_failed(writer, model, error) from None
-    except BaseException:
-        _finish_quietly(checkpointer)  # the write in flight completes: nothing is half-done
-        raise
+    # One training per run folder: the chief holds its lock until training ends, however it
+    # ends (RunInUse names the process that holds it).
+    with run.lock() if plan.is_chief else contextlib.nullcontext():
+        writer = _open_or_resume(run, config, resume, plan.is_chief)
+        model, start = _model_at_start(config, plan, pairs.total_steps, run if resume else None)
+        history = [row for row in run.read_history() if int(row["step"]) <= start]
+        checkpointer = Checkpointer(writer, config, last_step=start or None)
+        monitor = RunMonitor(writer, config, _sample_pairs(config, pairs), history, checkpointer)
+        progress = RunProgress(start, pairs.total_steps, 1 if verbose == "auto" else int(verbose))
+        try:
+            with progress.line.ended_before_warnings():
+                _fit(model, monitor, config, pairs, start, plan.replicas, [progress, *callbacks])
+            checkpointer.finish()
+            if monitor.diverged_at is not None:
+                raise _diverged(run, monitor.diverged_at)
+            final = _finish(model, writer, monitor, checkpointer)
+        except OSError as error:  # a full disk writing a sample, history.csv, the generator
+            _finish_quietly(checkpointer)
+            raise _write_failed(writer, model, error) from None
+        except BaseException:
+            _finish_quietly(checkpointer)  # the write in flight completes: nothing is half-done
+            raise
+        finally:
+            progress.line.end()  # an error message starts on a line of its own
     return TrainResult(run, model, config, start, final, monitor.history, checkpointer.waited_s)
 
 
@@ -441,10 +456,12 @@ def _write_failed(run: RunFolder, model: Pix2Pix, error: OSError) -> RunError:
 
 
 def _sharded(dataset, policy=tf.data.experimental.AutoShardPolicy.DATA):
-    """Split batches between workers by element (AutoShardPolicy.DATA).
+    """The dataset with `policy` as its sharding between workers; by default split by element
+    (AutoShardPolicy.DATA), as the training data must be.
 
     Our pipeline is generated from indices, not read from one file per worker: AUTO would
-    silently fall back to DATA, FILE fails, and OFF trains every worker on the same samples.
+    silently fall back to DATA, FILE fails, and OFF trains every worker on the same samples
+    (which is what the val set wants: see `_eval_dataset`).
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = policy

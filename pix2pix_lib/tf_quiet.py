@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 
 MIN_TF_VERSION = (2, 16)
 MIN_KERAS_VERSION = (3, 8)  # also declared in pyproject.toml, so `pip install -e .` upgrades it
@@ -75,6 +76,12 @@ def _check_keras(keras_module) -> None:
             "Upgrade with `pip install -U 'keras>=3.8'` (or `pip install -e .` in the course "
             "folder) and restart the kernel (on Colab/Paperspace: Runtime > Restart)."
         )
+    if _version(keras_module.__version__) >= (4,):
+        warnings.warn(
+            f"pix2pix_lib is tested with Keras 3 and this environment has Keras "
+            f"{keras_module.__version__}: its training step overrides a private Keras 3 method "
+            "(Pix2Pix._maybe_symbolic_build). If training fails or resumes inexactly, install "
+            "Keras 3 with `pip install 'keras>=3.8,<4'` and restart the kernel.", stacklevel=2)
 
 
 tf = _import_tensorflow()

@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 
 from pix2pix_lib.config import PRECISION_POLICIES, UPDATE_ORDERS, TrainConfig
+from pix2pix_lib.generation import call_restoring, generate
 from pix2pix_lib.hardware import resolve_for_devices
 from pix2pix_lib.losses import discriminator_loss, generator_loss
 from pix2pix_lib.models import (
-    call_restoring,
     encoder_decoder_generator,
-    generate,
     patchgan_discriminator,
     unet_generator,
 )
@@ -71,7 +70,7 @@ class Pix2Pix(keras.Model):
 
     Only G's variables receive G's gradients and only D's variables D's: separate tapes and
     optimizers never share a variable, which avoids the classic Keras recipe's frozen-D trap
-    (see notebook 05 and tests/test_trainer.py).
+    (see notebook 08, section 4, and tests/test_trainer.py).
     """
 
     def __init__(
@@ -82,7 +81,6 @@ class Pix2Pix(keras.Model):
         l1_weight: float = 100.0,
         gan_weight: float = 1.0,
         gan_mode: str = "vanilla",
-        paper_inference: bool = True,
         update_order: str = "simultaneous",
         **kwargs,
     ):
@@ -92,7 +90,6 @@ class Pix2Pix(keras.Model):
         self.l1_weight = float(l1_weight)
         self.gan_weight = float(gan_weight)
         self.gan_mode = gan_mode
-        self.paper_inference = bool(paper_inference)
         if update_order not in UPDATE_ORDERS:
             raise ValueError(f"update_order={update_order!r} is not one of {UPDATE_ORDERS}.")
         self.update_order = update_order
@@ -220,7 +217,7 @@ class Pix2Pix(keras.Model):
         draw different training masks than the uninterrupted run. Works eagerly and traced.
         """
         return call_restoring(rng_variables(self.generator), generate, self.generator, source,
-                              paper_mode=self.paper_inference)
+                              paper_mode=True)
 
 
 def rng_variables(model: keras.Model) -> list:
@@ -294,8 +291,7 @@ def build_optimizer(learning_rate: float, config: TrainConfig, total_steps: int,
     """Adam(lr, beta1=0.5) as in the paper, optionally on the linear-decay schedule.
 
     `FusedAdam` is Keras' Adam, update for update, with TensorFlow's one-pass kernel per
-    variable: on a 2-core CPU it applied the paper U-Net's 54 M parameters in 42-47 ms where
-    Keras' update took 157-192 ms, side by side (see pix2pix_lib.optimizers)."""
+    variable (pix2pix_lib.optimizers; what it saves is in the README's "Speed")."""
     if config.lr_schedule == "linear_decay":
         learning_rate = LinearDecay(learning_rate, total_steps, config.lr_decay_fraction)
     optimizer = FusedAdam(

@@ -18,7 +18,6 @@ redrawing needs no output routing and works the same in tests.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import os
@@ -31,7 +30,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from pix2pix_lib.config import RECEPTIVE_FIELDS
 from pix2pix_lib.data import random_jitter, to_uint8
-from pix2pix_lib.run_folder import RunFolder
+from pix2pix_lib.run_folder import RunFolder, history_numbers, read_history_csv
 
 __all__ = [
     "as_uint8_batch",
@@ -229,24 +228,14 @@ def locate_crop(image: np.ndarray, crop: np.ndarray) -> tuple[int, int, bool] | 
 
 
 def read_history(history) -> list[dict[str, float]]:
-    """Rows of a run's history: a list of dicts, a history.csv path, or a run folder."""
+    """Rows of a run's history as numbers: a list of dicts, a history.csv path, or a run
+    folder (`run_folder.history_numbers` parses them)."""
     if isinstance(history, str | os.PathLike):
         path = Path(history)
         if path.is_dir():
             path = RunFolder(path).history_path
-        with open(path, newline="") as handle:
-            history = list(csv.DictReader(handle))
-    rows = []
-    for row in history:
-        parsed = {}
-        for key, value in row.items():
-            try:
-                parsed[key] = float(value)
-            except (TypeError, ValueError):
-                continue
-        if "step" in parsed:
-            rows.append(parsed)
-    return rows
+        history = read_history_csv(path)
+    return history_numbers(history)
 
 
 def plot_history(history, metrics: Sequence[str] | None = None, cell: float = 3.2) -> Figure:

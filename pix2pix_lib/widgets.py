@@ -212,7 +212,7 @@ def compare_figure(
     return fig
 
 
-lambda_figure = compare_figure  # the name notebook 04 uses: the lambda sweep side by side
+lambda_figure = compare_figure  # the name notebook 07 uses: the lambda sweep side by side
 
 
 def _lambda_panel(outputs, sources, targets, terms, label, rows, cell) -> Figure:

@@ -36,6 +36,57 @@ def mixed_policy(request):
 
 
 @pytest.fixture
+def op_determinism():
+    """TensorFlow's deterministic ops for one test (exact-resume comparisons), switched off
+    again after it: the rest of the suite runs as a learner's process does."""
+    from pix2pix_lib.hardware import deterministic_ops
+
+    with deterministic_ops():
+        yield
+
+
+# The course's own variables, and TF_CONFIG: a learner's shell may set them; a test that wants
+# one sets it itself (monkeypatch.setenv).
+COURSE_VARIABLES = ("PIX2PIX_PROFILE", "PIX2PIX_DATASET", "PIX2PIX_PRECISION", "TF_CONFIG")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_machine_without_course_variables():
+    """Every test runs as on a CPU-only machine with none of the course's variables set,
+    whatever the machine running the suite has (a learner's GPU on Colab, PIX2PIX_PRECISION in
+    the shell): the library's one device query (`hardware.gpu_devices`) finds no GPU. A test
+    that wants a GPU injects one (`fake_gpus`), one that wants a variable sets it
+    (`monkeypatch.setenv`). Session-scoped, so that module fixtures (a run trained once for
+    several tests) see the same machine as the tests that use them."""
+    from pix2pix_lib import hardware
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in COURSE_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setattr(hardware, "gpu_devices", lambda: [])
+        yield
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """`fake_gpus(n)`: the library's device query finds n GPUs named "Fake GPU k" (nothing runs
+    on them: for the choices made from the device list)."""
+    from pix2pix_lib import hardware
+    from pix2pix_lib.tf_quiet import tf
+
+    def install(count: int = 1):
+        devices = [tf.config.PhysicalDevice(f"/physical_device:GPU:{k}", "GPU")
+                   for k in range(count)]
+        names = {device.name: f"Fake GPU {k}" for k, device in enumerate(devices)}
+        monkeypatch.setattr(hardware, "gpu_devices", lambda: devices)
+        monkeypatch.setattr(hardware.tf.config.experimental, "get_device_details",
+                            lambda device: {"device_name": names[device.name]})
+        return devices
+
+    return install
+
+
+@pytest.fixture
 def mixed_folder(tmp_path) -> Path:
     """One folder with 4 bad files and 4 good ones (RGB, grayscale, RGBA, palette)."""
     folder = tmp_path / "mixed"

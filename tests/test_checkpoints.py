@@ -18,7 +18,7 @@ from pix2pix_lib.cli import main
 from pix2pix_lib.config import profile
 from pix2pix_lib.pairs import BadPairsError
 from pix2pix_lib.runs import RunError, RunFolder, train
-from pix2pix_lib.tf_quiet import tf
+from pix2pix_lib.trainer import build_pix2pix
 
 
 def smoke(**overrides):
@@ -69,22 +69,25 @@ def test_checkpoint_intervals_are_checked_and_profiles_suit_their_runs():
 
 # --- the background writer -------------------------------------------------------------------
 def test_the_background_writer_holds_at_most_one_write_and_reports_a_failure_once():
-    writer, log, gate = BackgroundWriter(), [], threading.Event()
+    writer, log, gate, a_started = BackgroundWriter(), [], threading.Event(), threading.Event()
 
     def slow(name):
         def job():
             log.append(f"start {name}")
-            gate.wait(5)
+            a_started.set()
+            assert gate.wait(30)
             log.append(f"end {name}")
         return job
 
     writer.submit(slow("a"))
-    time.sleep(0.05)
-    assert writer.busy() and log == ["start a"]
-    threading.Timer(0.2, gate.set).start()
-    writer.submit(slow("b"))  # waits for a to end before b starts
+    assert a_started.wait(30) and log == ["start a"]  # a is running, held by the gate
+    opener = threading.Thread(target=lambda: (time.sleep(0.2), gate.set()))
+    opener.start()
+    writer.submit(slow("b"))  # returns only once a has ended, then starts b
+    assert log[:2] == ["start a", "end a"]
     writer.wait()
-    assert log == ["start a", "end a", "start b", "end b"] and not writer.busy()
+    opener.join()
+    assert log == ["start a", "end a", "start b", "end b"]
 
     def failing():
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -96,10 +99,10 @@ def test_the_background_writer_holds_at_most_one_write_and_reports_a_failure_onc
 
 
 # --- copies taken at the step ----------------------------------------------------------------
-def test_a_background_checkpoint_holds_the_state_of_its_step(tiny_maps, tmp_path):
+def test_a_background_checkpoint_holds_the_state_of_its_step(tiny_maps, tmp_path,
+                                                              op_determinism):
     """Training goes on while the copy is written: the file must still be the state at its
     step, identical to one written synchronously."""
-    tf.config.experimental.enable_op_determinism()
     config = smoke(steps=6, checkpoint_every=3, log_every=3, sample_every=3)
     background = train(config, tiny_maps, tmp_path / "bg", verbose=0)
     waited = train(config.replace(async_checkpoints=False), tiny_maps, tmp_path / "sync",
@@ -129,6 +132,7 @@ def four_steps(tiny_maps, tmp_path_factory):
 
 def copy_run(source, tmp_path):
     target = tmp_path / "run"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, target)
     return RunFolder(target)
 
@@ -169,6 +173,76 @@ def test_no_readable_checkpoint_is_one_clear_error_on_the_command_line(four_step
     assert "No checkpoint in" in err and "step-00000002.npz" in err and "step-00000004.npz" in err
     assert "Traceback" not in err
     assert err.count("pix2pix train: warning:") == 2  # each one named as it was passed over
+
+
+# --- arrays matched by name, never by position -----------------------------------------------
+def model_for(config):
+    """A fresh model of `config`'s run, as `train` builds it on this (CPU) machine."""
+    return build_pix2pix(config, total_steps=config.steps)
+
+
+def test_each_variable_gets_its_own_array_whatever_order_keras_lists_them_in(
+        four_steps, monkeypatch):
+    """The paper U-Net has five (4,4,512,512) kernels: matched by position, a Keras that lists
+    the variables in another order would load the wrong weights and pass the shape check."""
+    run = RunFolder(four_steps)
+    stored = arrays_of(run.checkpoint_path(4))
+    model = model_for(every_2(4))
+    in_keras_order = run_folder.checkpoint_names(model)
+    monkeypatch.setattr(run_folder, "checkpoint_names", lambda model: {
+        group: named[::-1] for group, named in in_keras_order.items()})
+    assert run.restore_checkpoint(run.checkpoint_path(4), model) == 4
+    for group, named in in_keras_order.items():
+        for name, variable in named:
+            np.testing.assert_array_equal(variable.numpy(), stored[f"{group}/{name}"],
+                                          err_msg=f"{group}/{name}")
+
+
+def test_checkpoint_names_are_unique_and_do_not_depend_on_earlier_models():
+    first, second = model_for(every_2(4)), model_for(every_2(4))  # Keras numbers: adam_1, ...
+    names = {g: [n for n, _ in named] for g, named in run_folder.checkpoint_names(first).items()}
+    again = {g: [n for n, _ in named] for g, named in run_folder.checkpoint_names(second).items()}
+    assert names == again
+    assert all(len(set(group)) == len(group) for group in names.values())
+    assert "up1/dropout/seed_generator_state" in names["generator"]
+    assert {"iteration", "down1_conv_kernel_momentum"} <= set(names["g_optimizer"])
+
+
+def test_a_checkpoint_whose_names_differ_is_refused_naming_the_first(four_steps, tmp_path):
+    run = copy_run(four_steps, tmp_path)
+    arrays = arrays_of(run.checkpoint_path(4))
+    arrays["generator/down1/conv/kernel_renamed"] = arrays.pop("generator/down1/conv/kernel")
+    run.write_checkpoint(4, arrays, keep=3)
+    model = model_for(every_2(4))
+    before = [v.numpy() for v in model.generator.variables]
+    with pytest.raises(RunError, match=r"generator variable 'down1/conv/kernel' is not in it; "
+                                       r"1 missing, 1 unknown\); it belongs to a run with "
+                                       "another configuration"):
+        run.restore_checkpoint(run.checkpoint_path(4), model)
+    for old, variable in zip(before, model.generator.variables, strict=True):
+        np.testing.assert_array_equal(old, variable.numpy())  # nothing was assigned
+
+
+def test_a_checkpoint_written_by_position_before_names_still_resumes_exactly(
+        four_steps, tiny_maps, tmp_path, op_determinism):
+    """Run folders from before names were stored ("generator/00012", in Keras' order) resume
+    as they did: the same final state as resuming from the same checkpoint stored by name."""
+    named_run = copy_run(four_steps, tmp_path / "named")
+    legacy_run = copy_run(four_steps, tmp_path / "legacy")
+    arrays = arrays_of(legacy_run.checkpoint_path(2))
+    legacy = {"meta/step": arrays["meta/step"]}
+    for group, named in run_folder.checkpoint_names(model_for(every_2(4))).items():
+        for index, (name, _) in enumerate(named):
+            legacy[f"{group}/{index:05d}"] = arrays[f"{group}/{name}"]
+    legacy_run.write_checkpoint(2, legacy, keep=3)
+    for run in (named_run, legacy_run):
+        run.checkpoint_path(4).unlink()
+        assert train(every_2(4), tiny_maps, run.path, resume=True, verbose=0).start_step == 2
+    resumed, expected = (arrays_of(legacy_run.checkpoint_path(4)),
+                         arrays_of(named_run.checkpoint_path(4)))
+    assert resumed.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_array_equal(resumed[key], expected[key], err_msg=key)
 
 
 # --- a full disk -----------------------------------------------------------------------------
@@ -234,11 +308,10 @@ def test_an_existing_run_is_refused_before_the_data_is_read(tmp_path):
 
 # --- the GPU default: mixed float16 with XLA ---------------------------------------------------
 @pytest.mark.slow
-def test_fp16_with_xla_trains_and_resumes_exactly(tiny_maps, tmp_path):
+def test_fp16_with_xla_trains_and_resumes_exactly(tiny_maps, tmp_path, op_determinism):
     """What `auto` means on a GPU (mixed_float16, jit_compile=True), run on the CPU: a smoke
     run, then the same run resumed from its middle checkpoint ends with every variable (the
     loss scale included) equal to the straight run's."""
-    tf.config.experimental.enable_op_determinism()
     straight = tmp_path / "straight"
     argv = ["train", "--data", str(tiny_maps), "--profile", "smoke", "--precision", "fp16",
             "--xla", "on", "--steps", "6", "--quiet", "--set", "checkpoint_every=3",

@@ -90,9 +90,8 @@ def test_accepts_a_train_config():
         classic.classic_models(32)
 
 
-def test_timing_helpers_return_milliseconds(fixed):
+def test_predict_overhead_is_in_milliseconds(fixed):
     gan = fixed[0]
-    assert classic.time_classic_steps(gan, *batch(), steps=2, warmup=0) > 0
     overhead = classic.predict_overhead(gan.generator, batch()[0], calls=2)
     assert set(overhead) == {"predict_ms", "compiled_ms", "overhead_ms"}
     assert overhead["predict_ms"] > 0 and overhead["compiled_ms"] > 0

@@ -100,12 +100,6 @@ def test_jitter_size_rounds_half_up():
         data.jitter_size(0)
 
 
-def test_steps_per_epoch():
-    assert data.steps_per_epoch(1096, 1) == 1096
-    assert data.steps_per_epoch(10, 4) == 2
-    assert data.steps_per_epoch(3, 8) == 1
-
-
 # --- jitter -----------------------------------------------------------------------------------
 
 

@@ -45,8 +45,11 @@ def test_each_variant_trains_in_its_own_folder_and_is_scored(ablation):
 @pytest.mark.slow
 def test_a_second_call_resumes_instead_of_overwriting(ablation, tiny_maps):
     variants, out_root, results, _ = ablation
-    again = experiments.run_ablation(variants, tiny_maps, out_root, tiny_config(), report=None)
+    lines = []
+    again = experiments.run_ablation(variants, tiny_maps, out_root, tiny_config(),
+                                     report=lines.append)
     assert all(r.steps_trained == 0 and r.final_step == 2 for r in again)
+    assert all(line.endswith("(an existing run, continued)") for line in lines) and lines
     longer = experiments.run_ablation({"L1 only": {"gan_weight": 0.0}}, tiny_maps, out_root,
                                       tiny_config(), steps=4, report=None)
     assert longer[0].steps_trained == 2 and longer[0].final_step == 4
@@ -82,3 +85,16 @@ def test_variant_lists_and_names():
     assert experiments.slug("λ=100 (paper)") == "lambda-100-paper"
     with pytest.raises(ValueError, match="same folder"):
         experiments.run_ablation({"a b": {}, "a-b": {}}, ".", ".", tiny_config())
+
+
+@pytest.mark.slow
+def test_a_variant_trained_by_another_process_is_refused_naming_it(ablation, tiny_maps):
+    """Notebooks 04 and 07 share their runs: a variant another kernel is training right now
+    is refused (RunInUse, naming the variant) instead of being trained twice at once."""
+    from pix2pix_lib.runs import RunFolder, RunInUse
+
+    _, out_root, results, _ = ablation
+    with RunFolder(results[1].run_dir).lock():  # as another process training "L1 only"
+        with pytest.raises(RunInUse, match="Variant 'L1 only': .* is in use"):
+            experiments.run_ablation({"L1 only": {"gan_weight": 0.0}}, tiny_maps, out_root,
+                                     tiny_config(), report=None)

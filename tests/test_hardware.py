@@ -60,3 +60,42 @@ def test_malformed_tf_config_is_a_clear_error():
 
 def test_default_strategy_is_tensorflows():
     assert choose_strategy("") is tf.distribute.get_strategy()
+
+
+# --- a GPU machine, injected: what the library chooses where it asks for devices -------------
+def test_a_gpu_machine_gets_fp16_with_xla(fake_gpus):
+    fake_gpus(1)
+    plan = plan_hardware("auto", None)
+    assert (plan.gpus, plan.precision, plan.jit_compile) == (("Fake GPU 0",), "fp16", True)
+    assert plan.describe() == (
+        "Found 1 GPU(s): Fake GPU 0. Using one device, mixed_float16, XLA on.")
+    assert plan_hardware("fp32", False).describe().endswith("float32, XLA off.")
+
+
+def test_pix2pix_precision_from_the_shell_replaces_auto_on_a_gpu(fake_gpus, monkeypatch):
+    fake_gpus(1)
+    monkeypatch.setenv("PIX2PIX_PRECISION", "bf16")
+    assert plan_hardware("auto", None).precision == "bf16"
+    assert plan_hardware("fp32", None).precision == "fp32"
+
+
+def test_the_suite_runs_as_on_a_cpu_without_the_course_variables():
+    """conftest's autouse fixture: a learner's GPU and shell variables do not reach the tests
+    (which inject what they assume)."""
+    import os
+
+    from pix2pix_lib.hardware import gpu_devices
+
+    assert gpu_devices() == []
+    assert not {"PIX2PIX_PROFILE", "PIX2PIX_DATASET", "PIX2PIX_PRECISION"} & set(os.environ)
+
+
+def test_deterministic_ops_are_switched_back_off():
+    from tensorflow.python.framework import config as tf_config
+
+    from pix2pix_lib.hardware import deterministic_ops
+
+    assert not tf_config.is_op_determinism_enabled()
+    with deterministic_ops():
+        assert tf_config.is_op_determinism_enabled()
+    assert not tf_config.is_op_determinism_enabled()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from pix2pix_lib import data, inference, pairs
+from pix2pix_lib import data, inference_files, pairs
 from pix2pix_lib.cli import main
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.metrics import evaluate_run
@@ -193,7 +193,7 @@ def test_one_list_of_formats_for_every_reader():
     registered = Image.registered_extensions()  # every one is a format this Pillow opens
     for name, extensions in pairs.IMAGE_FORMATS.items():
         assert all(registered[ext] == name for ext in extensions)
-    assert set(inference._SAVE_OPTIONS) == set(pairs.IMAGE_FORMATS)  # and writes back
+    assert set(inference_files._SAVE_OPTIONS) == set(pairs.IMAGE_FORMATS)  # and writes back
     assert data.IMAGE_EXTENSIONS is pairs.IMAGE_EXTENSIONS
     assert pairs.format_for_name(Path("scene.TIFF")) == "TIFF"
     assert pairs.format_for_name(Path("scene.tif.aux.xml")) is None
@@ -327,7 +327,7 @@ def test_translate_files_reads_and_writes_each_format(tmp_path, config, extensio
     source = save_image(tmp_path / "in" / f"scene{extension}", pixels)
     other_size = save_image(tmp_path / "in" / f"wide{extension}", flat_colours(40, 56))
     lines = []
-    written = inference.translate_files(
+    written = inference_files.translate_files(
         _identity_generator(), [source, other_size], tmp_path / "out", config=config,
         paper_mode=False, report=lines.append,
     )
@@ -346,7 +346,7 @@ def test_translate_uses_a_gifs_first_frame_and_writes_16_bit_tiff_as_8_bit(tmp_p
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
     values = ramp16(SIZE, SIZE)
     Image.fromarray(values).save(tmp_path / "dem16.tif")
-    written = inference.translate_files(
+    written = inference_files.translate_files(
         _identity_generator(),
         [tmp_path / "anim.gif", tmp_path / "dem16.tif"],
         tmp_path / "out",
@@ -364,7 +364,7 @@ def test_translate_uses_a_gifs_first_frame_and_writes_16_bit_tiff_as_8_bit(tmp_p
 def test_translate_folder_names_skipped_files_and_refuses_named_ones(tmp_path, config):
     images = _folder_with_other_files(tmp_path / "in")
     lines = []
-    written = inference.translate_files(
+    written = inference_files.translate_files(
         _identity_generator(), [tmp_path / "in"], tmp_path / "out", config=config,
         paper_mode=False, report=lines.append,
     )
@@ -375,13 +375,13 @@ def test_translate_folder_names_skipped_files_and_refuses_named_ones(tmp_path, c
     ]
     assert len(lines) == len(skipped) + len(images)  # plus one line per translated file
     with pytest.raises(ValueError, match=r"notes.txt is not an image file: give files ending"):
-        inference.input_files([tmp_path / "in" / "notes.txt"])
+        inference_files.input_files([tmp_path / "in" / "notes.txt"])
     (tmp_path / "only_text").mkdir()
     (tmp_path / "only_text" / "a.txt").write_text("x")
     with pytest.warns(UserWarning, match="skipped"), pytest.raises(
         ValueError, match="holds no image files"
     ):
-        inference.input_files([tmp_path / "only_text"])
+        inference_files.input_files([tmp_path / "only_text"])
 
 
 # --- files that cannot be read --------------------------------------------------------------
@@ -428,7 +428,7 @@ def test_an_oversized_image_is_refused_from_its_header(huge_png, tmp_path, confi
         good, bad = pairs.check_pairs(huge_png.parent)  # 2:1, a pair but for its size
         assert good == [] and str(bad[0]).startswith(expected)
         with pytest.raises(data.DataError, match="above the limit"):
-            inference.translate_files(
+            inference_files.translate_files(
                 _identity_generator(), [huge_png], tmp_path / "out", config=config
             )
     assert not (tmp_path / "out").exists()

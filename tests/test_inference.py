@@ -9,17 +9,17 @@ from PIL import Image
 
 from pix2pix_lib.config import TrainConfig
 from pix2pix_lib.data import DataError, to_float
+from pix2pix_lib.export import export_generator
 from pix2pix_lib.inference import (
     _batch_runner,
     _translate_tiled,
     describe_plan,
-    export_generator,
     load_generator,
     load_run,
     plan_translation,
     translate,
-    translate_files,
 )
+from pix2pix_lib.inference_files import translate_files
 from pix2pix_lib.models import unet_generator
 from pix2pix_lib.tf_quiet import keras, tf
 
@@ -53,7 +53,7 @@ def _smooth_image(height: int, width: int) -> np.ndarray:
 # --- strategy ---------------------------------------------------------------------------------
 
 
-def test_plan_resizes_up_to_twice_the_model_size_and_tiles_beyond():
+def test_plan_resizes_up_to_four_times_the_model_size_and_tiles_beyond():
     assert plan_translation(64, 40, image_size=SIZE) == "resize"
     assert plan_translation(10, 4 * SIZE + 1, image_size=SIZE) == "tile"
     assert plan_translation(10, 4 * SIZE, image_size=SIZE) == "resize"
@@ -84,7 +84,9 @@ def test_translate_batches_mixed_images_and_keeps_order(generator):
     outputs = translate(generator, images, paper_mode=False, tile=None)
     assert [o.shape for o in outputs] == [i.shape for i in images]
     alone = translate(generator, images[2], paper_mode=False)[0]  # one bare array = one image
-    np.testing.assert_array_equal(alone, outputs[2])
+    # a batch of one and a batch of three may run other CPU kernels (other summation orders):
+    # equal to one uint8 level, not bit for bit
+    np.testing.assert_allclose(alone.astype(int), outputs[2].astype(int), atol=1)
 
 
 def test_paper_mode_translate_leaves_the_weights_unchanged(generator):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import changed, snapshot
 
-from pix2pix_lib import models
+from pix2pix_lib import generation, models
 from pix2pix_lib.tf_quiet import keras, tf
 
 # The TF tutorial's generator has 54,425,859 parameters; ours drops the BatchNorm of the 1x1
@@ -424,13 +424,13 @@ def test_calling_with_training_true_changes_moving_statistics(small_generator):
 def test_paper_mode_runs_dropout_and_leaves_every_weight_unchanged(small_generator):
     source = tf.random.uniform((2, 32, 32, 3), -1, 1, seed=4)
     before = weights_snapshot(small_generator)
-    first = models.generate(small_generator, source)
-    second = models.generate(small_generator, source)
+    first = generation.generate(small_generator, source)
+    second = generation.generate(small_generator, source)
     assert first.dtype == tf.float32 and first.shape == (2, 32, 32, 3)
     assert float(tf.reduce_max(tf.abs(first - second))) > 1e-4  # a fresh dropout mask each call
     assert same_weights(small_generator, before)
 
-    traced = tf.function(lambda batch: models.generate(small_generator, batch))
+    traced = tf.function(lambda batch: generation.generate(small_generator, batch))
     for _ in range(3):
         traced(source)
     assert same_weights(small_generator, before)
@@ -441,14 +441,14 @@ def test_paper_mode_normalises_with_the_batch_statistics():
     generator = models.unet_generator(32, base_filters=8, max_filters=32, dropout=0.0)
     image = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=5)
     other = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=6)
-    alone = models.generate(generator, image)
-    with_other = models.generate(generator, tf.concat([image, other], 0))[:1]
+    alone = generation.generate(generator, image)
+    with_other = generation.generate(generator, tf.concat([image, other], 0))[:1]
     # Without dropout it is deterministic and equals the training-mode forward pass ...
-    np.testing.assert_allclose(alone, models.generate(generator, image), atol=1e-6)
+    np.testing.assert_allclose(alone, generation.generate(generator, image), atol=1e-6)
     np.testing.assert_allclose(alone, generator(image, training=True), atol=1e-6)
     # ... whose BatchNorm uses the batch: the same image translates differently next to another.
     assert float(tf.reduce_max(tf.abs(alone - with_other))) > 1e-4
-    conventional = models.generate(generator, image, paper_mode=False)
+    conventional = generation.generate(generator, image, paper_mode=False)
     assert float(tf.reduce_max(tf.abs(alone - conventional))) > 1e-4
 
 
@@ -456,10 +456,11 @@ def test_conventional_mode_is_deterministic_and_uses_moving_statistics(small_gen
     image = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=7)
     other = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=8)
     before = weights_snapshot(small_generator)
-    first = models.generate(small_generator, image, paper_mode=False)
-    np.testing.assert_array_equal(first, models.generate(small_generator, image, paper_mode=False))
+    first = generation.generate(small_generator, image, paper_mode=False)
+    again = generation.generate(small_generator, image, paper_mode=False)
+    np.testing.assert_array_equal(first, again)
     np.testing.assert_allclose(first, small_generator(image, training=False), atol=1e-6)
-    in_batch = models.generate(small_generator, tf.concat([image, other], 0), paper_mode=False)
+    in_batch = generation.generate(small_generator, tf.concat([image, other], 0), paper_mode=False)
     np.testing.assert_allclose(first, in_batch[:1], atol=1e-5)
     assert same_weights(small_generator, before)
 
@@ -469,17 +470,17 @@ def test_instance_norm_paper_mode_does_not_depend_on_the_batch():
     generator = models.unet_generator(32, base_filters=8, norm="instance", dropout=0.0)
     image = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=9)
     other = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=10)
-    alone = models.generate(generator, image)
-    together = models.generate(generator, tf.concat([image, other], 0))[:1]
+    alone = generation.generate(generator, image)
+    together = generation.generate(generator, tf.concat([image, other], 0))[:1]
     np.testing.assert_allclose(alone, together, atol=1e-5)
 
 
 def test_generate_accepts_one_image_without_batch_axis(small_generator):
     image = np.random.default_rng(0).uniform(-1, 1, (32, 32, 3)).astype(np.float32)
-    out = models.generate(small_generator, image, paper_mode=False)
+    out = generation.generate(small_generator, image, paper_mode=False)
     assert out.shape == (32, 32, 3) and out.dtype == tf.float32
     np.testing.assert_allclose(
-        out, models.generate(small_generator, image[None], paper_mode=False)[0], atol=1e-6
+        out, generation.generate(small_generator, image[None], paper_mode=False)[0], atol=1e-6
     )
 
 
@@ -496,7 +497,7 @@ def test_models_build_under_mixed_precision_with_float32_outputs(mixed_policy):
     source = tf.random.uniform((2, 32, 32, 3), -1, 1, seed=11)
     fake = generator(source, training=True)
     assert fake.dtype == tf.float32
-    assert models.generate(generator, source).dtype == tf.float32
+    assert generation.generate(generator, source).dtype == tf.float32
     pair = tf.random.uniform((1, 64, 64, 3), -1, 1, seed=12)
     assert disc([pair, pair], training=True).dtype == tf.float32
 
@@ -539,10 +540,3 @@ def test_summary_table_lists_every_block_and_adds_up(small_generator):
     assert "down5_bottleneck" in text and "(None, 1, 1, 32)" in text
     assert lines[-1] == f"total params: {models.count_params(small_generator):,}"
     assert models.format_table([]) == ""
-
-
-def test_plot_unet_is_optional(tmp_path, small_generator, monkeypatch):
-    result = models.plot_unet(small_generator, tmp_path / "unet.png")
-    assert result is None or result.exists()
-    monkeypatch.setattr(models, "graphviz_available", lambda: False)
-    assert models.plot_unet(small_generator, tmp_path / "again.png") is None

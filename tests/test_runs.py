@@ -8,16 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
 
+from pix2pix_lib.cli import main
+from pix2pix_lib.common import ProgressLine
 from pix2pix_lib.config import profile
 from pix2pix_lib.data import load_pairs_numpy, resolve_dataset
-from pix2pix_lib.run_folder import GENERATOR_FILE
+from pix2pix_lib.run_folder import GENERATOR_FILE, history_differences
 from pix2pix_lib.runs import (
     RunError,
     RunFolder,
+    RunInUse,
     TrainingDiverged,
     fit_segments,
     tensorboard_available,
@@ -94,10 +98,10 @@ def all_variables(model: Pix2Pix):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("order", ORDERS)
-def test_resume_continues_exactly(tiny_maps, tmp_path, order):
+def test_resume_continues_exactly(tiny_maps, tmp_path, order, op_determinism):
     """N steps straight == N/2, stop, resume, N/2 more: every variable equal (dropout RNG,
-    optimizer moments and data position included), in both update orders."""
-    tf.config.experimental.enable_op_determinism()
+    optimizer moments and data position included), in both update orders; the logged losses
+    equal to float32 precision (`history_differences`: what TensorFlow promises for them)."""
     config = smoke(steps=8, checkpoint_every=4, log_every=4, sample_every=4, update_order=order)
     straight = train(config, tiny_maps, tmp_path / "straight", verbose=0)
     train(config.replace(steps=4), tiny_maps, tmp_path / "split", verbose=0)
@@ -106,6 +110,7 @@ def test_resume_continues_exactly(tiny_maps, tmp_path, order):
     for a, b in zip(all_variables(straight.model), all_variables(resumed.model), strict=True):
         np.testing.assert_array_equal(a, b)
     assert [r["step"] for r in resumed.run.read_history()] == ["4", "8"]
+    assert history_differences(straight.run.read_history(), resumed.run.read_history()) == []
 
 
 def test_existing_run_is_never_overwritten(tiny_maps, tmp_path):
@@ -144,7 +149,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_maps, t
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes(tiny_maps, tmp_path):
+def test_a_second_training_is_refused_and_a_killed_run_resumes(tiny_maps, tmp_path, capsys):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "pix2pix_lib", "train", "--data", str(tiny_maps),
                "--profile", "smoke", "--out", str(out), "--quiet",
@@ -154,13 +159,24 @@ def test_a_killed_run_resumes(tiny_maps, tmp_path):
     try:
         deadline = time.monotonic() + 120
         while not RunFolder(out).checkpoints() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.5)
+            time.sleep(0.2)  # polling another process's files (no thread of ours to join)
+        assert process.poll() is None, "the first training ended too early"
+        # One training per folder: a second one while the first trains is refused, naming it,
+        # and changes nothing
+        config = smoke(steps=400, checkpoint_every=2, log_every=2)
+        with pytest.raises(RunInUse, match=rf"process {process.pid} on \S+ is training into "
+                                           rf"it\. .*kill {process.pid}"):
+            train(config, tiny_maps, out, resume=True, verbose=0)
+        assert main(["train", "--data", str(tiny_maps), "--profile", "smoke", "--out",
+                     str(out), "--quiet", "--set", "checkpoint_every=2", "--set",
+                     "log_every=2", "--steps", "400", "--resume"]) == 1
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)  # holding the lock: the kernel releases it
         process.wait()
+    assert f"kill {process.pid}" in capsys.readouterr().err
     killed_at = RunFolder(out).checkpoints()[-1][0]
     assert 0 < killed_at < 400
+    assert (out / "training.lock").exists()  # left behind, and nobody has to delete it
     done = subprocess.run([*command, "--steps", str(killed_at + 4), "--resume"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -183,3 +199,37 @@ def test_training_shows_steps_of_the_whole_run_and_never_an_epoch(tiny_maps, tmp
     assert [line.split()[1] for line in lines] == ["2/6", "4/6", "6/6"]
     assert "d_loss" in lines[0] and "val_d_loss" in lines[0]
     assert "ETA 0:00" in lines[-1] and "ms/step" in lines[-1]
+
+
+# --- one training per run folder ---------------------------------------------------------------
+def test_a_run_folder_is_held_by_one_training_at_a_time(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    with run.lock():
+        with pytest.raises(RunInUse, match=rf"process {os.getpid()} on .*`kill {os.getpid()}`"):
+            run.lock()
+    with run.lock():  # released at the end of the block
+        pass
+    run.check_new()  # the lock file alone does not make the folder a run
+
+
+# --- the progress line ends before anything else is printed ------------------------------------
+def test_a_warning_during_the_progress_line_starts_on_a_line_of_its_own(capsys):
+    line = ProgressLine()
+    with pytest.warns(UserWarning, match="disk"), line.ended_before_warnings():
+        line.show("step 3/10  g_total 75.13  (ETA --)")
+        warnings.warn("disk nearly full", UserWarning, stacklevel=1)
+        assert not line.open
+    assert capsys.readouterr().out == "\rstep 3/10  g_total 75.13  (ETA --)\n"
+
+
+def test_an_error_during_training_ends_the_progress_line(tiny_maps, tmp_path, capsys):
+    class FailsAtStep2(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                raise OSError("Could not write somewhere")
+
+    with pytest.raises(RunError, match="Could not write somewhere"):
+        train(smoke(steps=4, log_every=4), tiny_maps, tmp_path / "run", verbose=1,
+              callbacks=(FailsAtStep2(),))
+    out = capsys.readouterr().out
+    assert "\rstep 1/4" in out and out.endswith("\n")

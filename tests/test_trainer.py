@@ -124,3 +124,36 @@ def test_linear_decay_is_constant_then_reaches_zero():
     assert values[:3] == pytest.approx([2e-4, 2e-4, 2e-4])
     assert values[3] == pytest.approx(1e-4)
     assert values[4:] == [0.0, 0.0]
+
+
+def test_fit_still_reaches_the_override_of_keras_private_build(monkeypatch):
+    """`Pix2Pix._maybe_symbolic_build` overrides a private Keras method (which would consume a
+    batch and fails under MultiWorkerMirroredStrategy): a Keras that stops calling it from
+    `fit` must fail here, not skip it without a sound."""
+    from pix2pix_lib.trainer import Pix2Pix
+
+    calls = []
+    original = Pix2Pix._maybe_symbolic_build
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pix2Pix, "_maybe_symbolic_build", counted)
+    model = build_pix2pix(smoke(), total_steps=1)
+    model.fit(tf.data.Dataset.from_tensors(random_batch()).repeat(), steps_per_epoch=1,
+              epochs=1, verbose=0, shuffle=False)
+    assert calls, ("keras.Model.fit no longer calls _maybe_symbolic_build; check what this "
+                   f"Keras ({keras.__version__}) does instead (docs/architecture.md).")
+
+
+def test_keras_versions_outside_the_tested_range_are_said_on_import():
+    from types import SimpleNamespace
+
+    from pix2pix_lib import tf_quiet
+
+    with pytest.raises(ImportError, match="needs Keras >= 3.8"):
+        tf_quiet._check_keras(SimpleNamespace(__version__="3.5.0"))
+    with pytest.warns(UserWarning, match="tested with Keras 3 .* 'keras>=3.8,<4'"):
+        tf_quiet._check_keras(SimpleNamespace(__version__="4.0.0"))
+    tf_quiet._check_keras(keras)  # this one: silent

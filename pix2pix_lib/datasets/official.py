@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pix2pix_lib.common import ProgressLine
 from pix2pix_lib.pairs import count_images
 
 __all__ = [
@@ -157,14 +158,12 @@ def _missing_splits(folder: Path, info: DatasetInfo) -> list[str]:
 
 
 class _Progress:
-    """A one-line progress bar on a text stream, redrawn with ``\\r`` at most 5 times a second.
-
-    Plain text so that it works in terminals, notebooks and CI logs without a dependency.
-    """
+    """A download's progress on one line (`common.ProgressLine`), redrawn at most 5 times a
+    second."""
 
     def __init__(self, label: str, total: int | None, enabled: bool, stream: TextIO | None = None):
         self.label, self.total, self.enabled = label, total, enabled
-        self.stream = stream if stream is not None else sys.stderr
+        self.line = ProgressLine(stream if stream is not None else sys.stderr)
         self.start = self.last = time.monotonic()
         self.done = 0
 
@@ -181,15 +180,13 @@ class _Progress:
                     f"{mb:.1f}/{self.total / 1e6:.1f} MB {rate:.1f} MB/s")
         else:
             line = f"{self.label}: {mb:.1f} MB {rate:.1f} MB/s"
-        self.stream.write("\r" + line)
-        self.stream.flush()
+        self.line.show(line)
 
     def close(self) -> None:
         """Draw the final state and end the line (also after an error, so messages start clean)."""
         if self.enabled:
             self.update(self.done, force=True)
-            self.stream.write("\n")
-            self.stream.flush()
+            self.line.end()
 
 
 def _fetch(url: str, dest: Path, *, info: DatasetInfo, progress: bool, timeout: float) -> None:
@@ -314,7 +311,7 @@ def _safe_extract(archive: Path, dest: Path, *, progress: bool) -> int:
     """
     dest_real = os.path.realpath(dest)
     extract_kwargs = {"filter": "data"} if _HAS_FILTERS else {}
-    count = 0
+    count, line = 0, ProgressLine(sys.stderr)
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar:
             _check_member(member, dest_real)
@@ -328,9 +325,10 @@ def _safe_extract(archive: Path, dest: Path, *, progress: bool) -> int:
                     raise _UnsafeMember(f"member {member.name!r} refused ({err})") from None
                 count += 1
                 if progress and count % 500 == 0:
-                    print(f"\rextracting {archive.name}: {count} files", end="", file=sys.stderr)
+                    line.show(f"extracting {archive.name}: {count} files")
     if progress:
-        print(f"\rextracting {archive.name}: {count} files", file=sys.stderr)
+        line.show(f"extracting {archive.name}: {count} files")
+        line.end()
     return count
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from pix2pix_lib.common import check_whole_number
+from pix2pix_lib.common import ProgressLine, check_whole_number
 from pix2pix_lib.datasets.map_scene import (
     BACKGROUND,
     BUILDING,
@@ -124,6 +124,7 @@ def make_synthetic_maps(
     for split, _ in plan:
         _refuse_existing_images(root / split)
     total, done, start, shown = n_train + n_val, 0, time.monotonic(), 0.0
+    line = ProgressLine(sys.stderr)
     for split, n in plan:
         folder = root / split
         folder.mkdir(parents=True, exist_ok=True)
@@ -137,8 +138,8 @@ def make_synthetic_maps(
             if progress and (now - shown > 0.2 or done == total):  # redraw 5 times a second
                 shown = now
                 rate = done / max(now - start, 1e-6)
-                print(f"\rsynthetic maps: {done}/{total} pairs {rate:5.1f} pairs/s -> {folder}  ",
-                      end="\n" if done == total else "", file=sys.stderr, flush=True)
+                line.show(f"synthetic maps: {done}/{total} pairs {rate:5.1f} pairs/s -> {folder}")
+    line.end()
     return root
 
 
