@@ -19,13 +19,13 @@ DATA ?= data/synthetic_maps
 RUN ?= runs/quick
 PYTEST_ARGS ?=
 
-.PHONY: install train figure test test-fast test-oldest lab lint clean-venv
+.PHONY: install train figure test test-fast test-oldest lab lint exercises clean-venv
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Need Python 3.10, 3.11 or 3.12 on PATH (or make PYTHON=/path/to/python)." >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(TF),dev]"
+	$(PY) -m pip install --quiet -e ".[$(TF),dev,teach]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -60,6 +60,11 @@ test-oldest:
 	$(OLDEST_VENV)/bin/python -m pip install --quiet "$(OLDEST_TF)" "keras==3.8.0"
 	$(OLDEST_VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic $(OLDEST_VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS) tests
+
+## The student copies (notebooks/exercises/) from the course notebooks; a test fails when
+## they are stale.
+exercises: install
+	$(PIX2PIX) exercises write
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -26,6 +26,7 @@ from pix2pix_lib.config import (
     TrainConfig,
     profile,
 )
+from pix2pix_lib.pairs import ON_BAD_POLICIES
 from pix2pix_lib.run_folder import RunFolder
 
 
@@ -168,7 +169,8 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_translate(args) -> int:
-    from pix2pix_lib.inference import load_run, translate_files
+    from pix2pix_lib.inference import load_run
+    from pix2pix_lib.inference_files import translate_files
 
     generator, config = load_run(args.run)
     tile = {"auto": None, "always": True, "never": False}[args.tile]
@@ -182,7 +184,8 @@ def _cmd_translate(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from pix2pix_lib.inference import export_generator, load_run
+    from pix2pix_lib.export import export_generator
+    from pix2pix_lib.inference import load_run
 
     generator, _ = load_run(args.run)
     paths = export_generator(generator, args.out, overwrite=args.overwrite)
@@ -212,6 +215,35 @@ def _cmd_bench(args) -> int:
     if args.json:
         print(to_json(result))
     return 0
+
+
+def _cmd_exercises(args) -> int:
+    from pix2pix_lib import exercises
+
+    if args.action == "write":
+        out = Path(args.out) if args.out else None
+        for path in exercises.write_student_notebooks(out_dir=out):
+            print(f"wrote {path}")
+        return 0
+    if args.action == "guide":
+        from pix2pix_lib.teaching import update_guide
+
+        changed = update_guide(Path(args.guide), exercises.course_notebooks_dir())
+        print(f"{'updated' if changed else 'already up to date:'} {args.guide}")
+        return 0
+    if args.action == "nbgrader":
+        assignments = exercises.make_nbgrader_course(Path(args.folder))
+        print(f"nbgrader course in {args.folder}: assignments {', '.join(assignments)}.\n"
+              f"Next: cd {args.folder} && nbgrader generate_assignment ASSIGNMENT "
+              "(README: Teaching with the course)")
+        return 0
+    from pix2pix_lib.checks.mistakes import CATALOGUE
+
+    chosen = [m for m in CATALOGUE if not args.notebook or m.notebook.startswith(args.notebook)]
+    results = [exercises.run_mistake(mistake) for mistake in chosen]
+    table = exercises.catalogue_markdown if args.markdown else exercises.catalogue_table
+    print(table(results), end="" if args.markdown else "\n")
+    return 0 if all(result.caught for result in results) else 1
 
 
 def _default_out(profile_name: str) -> str:
@@ -269,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--xla", choices=("auto", "on", "off"),
                        help="XLA compilation (jit_compile); auto (default): on for a GPU, off "
                             "on a CPU")
-    train.add_argument("--on-bad", choices=("raise", "skip"), default="raise",
+    train.add_argument("--on-bad", choices=ON_BAD_POLICIES, default="raise",
                        help="bad image files: stop with a list (default) or skip them")
     train.add_argument("--quiet", action="store_true", help="one line per log interval")
     train.set_defaults(func=_cmd_train)
@@ -325,6 +357,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scratch", help="--checkpoints: a folder on the disk to measure "
                                          "(default: the temporary folder)")
     bench.set_defaults(func=_cmd_bench)
+
+    exercise = commands.add_parser(
+        "exercises", help="the exercises: student copies, the mistakes the checks catch, nbgrader")
+    actions = exercise.add_subparsers(dest="action", required=True, metavar="ACTION")
+    write = actions.add_parser("write", help="make notebooks/exercises/ from the course notebooks")
+    write.add_argument("--out", help="folder for the student copies (default notebooks/exercises)")
+    mistakes = actions.add_parser(
+        "mistakes", help="plant every catalogued mistake and print what each check says")
+    mistakes.add_argument("--notebook", help="only this notebook's, e.g. 02")
+    mistakes.add_argument("--markdown", action="store_true", help="a Markdown table per notebook")
+    guide = actions.add_parser(
+        "guide", help="rewrite the generated part of the teacher's guide (docs/teaching.md)")
+    guide.add_argument("--guide", default="docs/teaching.md")
+    grader = actions.add_parser("nbgrader", help="make an nbgrader course folder for a class")
+    grader.add_argument("folder", help="a new folder for the course")
+    exercise.set_defaults(func=_cmd_exercises)
     return parser
 
 

@@ -20,9 +20,12 @@ why. The rules, so a learner is never surprised:
   ``DATA_ROOT/synthetic_maps_smoke`` for the smoke profile, so a CI run never leaves a tiny
   dataset where a learner's quick run would pick it up.
 
-Paths are relative to the notebook (the kernel's working directory is ``notebooks/``):
-datasets in ``../data``, runs in ``../runs``, both git-ignored. CI runs every notebook with
-``PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic``: seconds, offline.
+Datasets live in ``data/`` and runs in ``runs/`` beside ``notebooks/`` (both git-ignored),
+found from the kernel's working directory (`default_roots`), so the course notebooks in
+``notebooks/`` and the exercise copies in ``notebooks/exercises/`` share them;
+PIX2PIX_DATA_ROOT and PIX2PIX_RUNS_ROOT override both (an nbgrader course folder sets them).
+CI runs every notebook with ``PIX2PIX_PROFILE=smoke PIX2PIX_DATASET=synthetic``: seconds,
+offline.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "PROFILE_CHOICES",
     "RunSettings",
     "choose_run_settings",
+    "default_roots",
     "ensure_synthetic_maps",
     "environment_report",
     "gpu_names",
@@ -56,8 +60,9 @@ __all__ = [
 
 PROFILE_CHOICES = ("auto", *PROFILES)
 DATASET_CHOICES = ("auto", "synthetic", "maps")  # or a path to a folder of pairs
-DATA_ROOT = "../data"
+DATA_ROOT = "../data"  # where a notebook outside any notebooks/ folder looks (default_roots)
 RUNS_ROOT = "../runs"
+ROOT_VARIABLES = ("PIX2PIX_DATA_ROOT", "PIX2PIX_RUNS_ROOT")
 
 
 @dataclass(frozen=True)
@@ -153,11 +158,43 @@ def network_available(url: str = datasets.DATASETS["maps"].url, timeout: float =
 # --------------------------------------------------------------------------------------------
 
 
+def _course_root(start: Path) -> Path | None:
+    """The folder holding the nearest ``notebooks/`` at or above `start`, if any."""
+    for folder in (start, *start.parents):
+        if folder.name == "notebooks":
+            return folder.parent
+    return None
+
+
+def default_roots(cwd: str | os.PathLike | None = None,
+                  environ: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """(data root, runs root) for a notebook whose kernel runs in `cwd`.
+
+    PIX2PIX_DATA_ROOT / PIX2PIX_RUNS_ROOT when set; otherwise ``data/`` and ``runs/`` beside
+    the nearest ``notebooks/`` folder at or above `cwd` (relative to `cwd`: ``../data`` from
+    ``notebooks/``, ``../../data`` from ``notebooks/exercises/``); otherwise ``../data`` and
+    ``../runs``.
+    """
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    environ = os.environ if environ is None else environ
+    root = _course_root(cwd.resolve())
+    roots = []
+    for variable, name, fallback in zip(ROOT_VARIABLES, ("data", "runs"), (DATA_ROOT, RUNS_ROOT),
+                                        strict=True):
+        if environ.get(variable):
+            roots.append(Path(environ[variable]))
+        elif root is not None:
+            roots.append(Path(os.path.relpath(root / name, cwd.resolve())))
+        else:
+            roots.append(Path(fallback))
+    return roots[0], roots[1]
+
+
 def _is_complete(folder: Path) -> bool:
     return count_images(folder / "train") > 0 and count_images(folder / "val") > 0
 
 
-def ensure_synthetic_maps(profile_name: str, data_root: str | os.PathLike = DATA_ROOT) -> Path:
+def ensure_synthetic_maps(profile_name: str, data_root: str | os.PathLike) -> Path:
     """The synthetic maps folder for `profile_name`, generated first if it is missing.
 
     Generated into a temporary folder and renamed into place when complete, so an interrupted
@@ -212,8 +249,8 @@ def _maps_or_none(root: Path, network: Callable[[], bool], notes: list[str]) -> 
 def choose_run_settings(
     profile_name: str = "auto",
     dataset: str = "auto",
-    data_root: str | os.PathLike = DATA_ROOT,
-    runs_root: str | os.PathLike = RUNS_ROOT,
+    data_root: str | os.PathLike | None = None,
+    runs_root: str | os.PathLike | None = None,
     *,
     gpus: tuple[str, ...] | None = None,
     network: Callable[[], bool] | bool | None = None,
@@ -221,14 +258,18 @@ def choose_run_settings(
 ) -> RunSettings:
     """Resolve a notebook's PROFILE and DATASET into a `RunSettings` (rules: module docstring).
 
-    `gpus` (default: detected) and `network` (default: `network_available`, only asked when a
-    download is needed) can be given to decide without looking, as the tests do. With
-    `verbose` the decision is printed (`RunSettings.describe`).
+    `data_root` / `runs_root` default to `default_roots()`. `gpus` (default: detected) and
+    `network` (default: `network_available`, only asked when a download is needed) can be
+    given to decide without looking, as the tests do. With `verbose` the decision is printed
+    (`RunSettings.describe`).
     """
     if profile_name not in PROFILE_CHOICES:
         raise ValueError(
             f"PIX2PIX_PROFILE={profile_name!r} is not one of {', '.join(PROFILE_CHOICES)}."
         )
+    default_data, default_runs = default_roots()
+    data_root = default_data if data_root is None else data_root
+    runs_root = default_runs if runs_root is None else runs_root
     gpus = gpu_names() if gpus is None else tuple(gpus)
     notes: list[str] = []
     profile_name = _choose_profile(profile_name, gpus, notes)

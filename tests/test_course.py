@@ -128,3 +128,20 @@ def test_environment_report():
     report = course.environment_report()
     assert report["tensorflow"].startswith("2.") and report["keras"].startswith("3.")
     assert isinstance(report["gpus"], tuple) and report["cpu_cores"] >= 1
+
+
+def test_default_roots_are_the_checkouts_data_and_runs_from_any_notebook_folder(tmp_path):
+    checkout = tmp_path / "course"
+    (checkout / "notebooks" / "exercises").mkdir(parents=True)
+    assert course.default_roots(checkout / "notebooks", environ={}) == (
+        course.Path("../data"), course.Path("../runs"))
+    assert course.default_roots(checkout / "notebooks" / "exercises", environ={}) == (
+        course.Path("../../data"), course.Path("../../runs"))
+
+
+def test_default_roots_outside_a_checkout_and_from_the_environment(tmp_path):
+    assert course.default_roots(tmp_path, environ={}) == (course.Path("../data"),
+                                                          course.Path("../runs"))
+    environ = {"PIX2PIX_DATA_ROOT": "/srv/data", "PIX2PIX_RUNS_ROOT": "/srv/runs"}
+    assert course.default_roots(tmp_path, environ=environ) == (course.Path("/srv/data"),
+                                                               course.Path("/srv/runs"))

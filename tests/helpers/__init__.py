@@ -10,10 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 HEIGHT = 32  # the pair files made here are HEIGHT x 2*HEIGHT: two 32x32 halves
 RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+# --- the exercises' checks ----------------------------------------------------------------------
+def stub(*args, **kwargs):
+    """A learner's exercise left as nbgrader's stub."""
+    raise NotImplementedError()
+
+
+def check_failure(check, learner, *expected: str) -> str:
+    """The message of the CheckFailed that `check(learner)` must raise; it contains `expected`."""
+    from pix2pix_lib.checks import CheckFailed
+
+    with pytest.raises(CheckFailed) as failure:
+        check(learner)
+    for part in expected:
+        assert part in str(failure.value), str(failure.value)
+    return str(failure.value)
 
 
 # --- random images ------------------------------------------------------------------------------
