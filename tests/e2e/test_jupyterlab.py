@@ -3,7 +3,7 @@
 For every notebook (smoke profile, synthetic maps): open it, Run > Run All Cells, wait until
 every code cell has run, then assert that no output is red (tracebacks, warnings and stderr
 prints all render as `application/vnd.jupyter.stderr`) and that the figures are real images.
-The widgets must answer a learner: moving 06's image-browser slider, 04's lambda slider and
+The widgets must answer a learner: moving 06's image-browser slider, 07's lambda slider and
 clicking 03's patch-size chooser each redraw their picture; in 06 a photo uploaded through the
 file picker is translated, and a stroke painted with the mouse changes the generated photo. A
 screenshot of each notebook (and of each widget after its change) goes to tests/e2e/artifacts/
@@ -129,7 +129,7 @@ def wait_for_kernel(lab_server, notebook: str, timeout: float = 120.0) -> None:
 def open_and_run_all(page, lab_server, notebook: str) -> None:
     """Open `notebook` alone in a fresh workspace, run all its cells through the Run menu and
     wait for the end; screenshot it whatever happened."""
-    stem = notebook.removesuffix(".ipynb")
+    stem = notebook.removesuffix(".ipynb").replace("/", "-")
     page.goto(lab_server.notebook_url(notebook, workspace=f"e2e-{stem[:2]}"))
     try:
         page.wait_for_selector(PANEL, timeout=60_000)
@@ -192,9 +192,9 @@ WIDGET_CASES = {
         7,
         lambda page: press_slider(page, BROWSER_HANDLE), BROWSER_IMAGE,
         ".p2p-image-browser-box", "06_image_browser_moved.png"),
-    "04_combined_loss.ipynb": (
+    "07_experiments.ipynb": (
         3, lambda page: press_slider(page, LAMBDA_HANDLE), ".p2p-lambda-output img",
-        ".p2p-lambda-explorer", "04_lambda_slider_moved.png"),
+        ".p2p-lambda-explorer", "07_lambda_slider_moved.png"),
     "03_patchgan_discriminator.ipynb": (
         3, lambda page: page.locator(PATCH_BUTTON).first.click(),
         "img.p2p-patch-chooser-figure", ".p2p-patch-chooser-box",
@@ -271,13 +271,24 @@ def test_notebook_runs_clean_and_its_widget_redraws(browser_page, lab_server, no
 
 
 @pytest.mark.parametrize("notebook", [
-    "00_welcome_and_setup.ipynb", "02_encoder_decoder_blocks.ipynb",
-    "05_training_on_gpu.ipynb", "07_experiments.ipynb", "08_appendix_engineering.ipynb",
+    "00_welcome_and_setup.ipynb", "02_encoder_decoder_blocks.ipynb", "04_combined_loss.ipynb",
+    "05_training_on_gpu.ipynb", "08_appendix_engineering.ipynb",
 ])
 def test_other_notebooks_run_clean(browser_page, lab_server, notebook):
     """The rest of the course: no red box and real figures for a learner there either."""
     open_and_run_all(browser_page, lab_server, notebook)
     assert_clean_run(browser_page, notebook, min_images=1)
+
+
+def test_a_student_copy_stops_at_its_first_check_saying_what_to_write(browser_page, lab_server):
+    """A learner opens an exercise copy and runs it all: the first graded check stops the run
+    with one red box that says what to write (no traceback through the library)."""
+    notebook = "exercises/04_combined_loss.ipynb"
+    open_and_run_all(browser_page, lab_server, notebook)
+    red = browser_page.evaluate(RED_TEXTS)
+    assert len(red) == 1, red
+    assert "Check failed" in red[0] and "not written yet" in red[0], red[0]
+    assert "discriminator_loss" in red[0] and "Traceback" not in red[0], red[0]
 
 
 def test_red_output_is_detected(browser_page, lab_server):
