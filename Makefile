@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Need Python 3.10, 3.11 or 3.12 on PATH (or make PYTHON=/path/to/python)." >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(TF),dev,teach]"
+	$(PY) -m pip install --quiet -e ".[$(TF),dev,teach,export]"
+	$(PIX2PIX) web-runtime  # the exported web page's browser runtime, from the npm registry, once
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -184,15 +184,28 @@ def _cmd_translate(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from pix2pix_lib.export import export_generator
-    from pix2pix_lib.inference import load_run
+    from pix2pix_lib.export import export_run
 
-    generator, _ = load_run(args.run)
-    paths = export_generator(generator, args.out, overwrite=args.overwrite)
-    for kind, path in paths.items():
+    formats = tuple(args.format or (("keras",) if args.out else ()))
+    result = export_run(args.run, out=args.out, formats=formats, web=args.web, data=args.data,
+                        overwrite=args.overwrite)
+    for kind, path in result["paths"].items():
         print(f"{kind:12s} {path}")
-    print(f'Use from plain TensorFlow: m = tf.saved_model.load("{paths["saved_model"]}"); '
-          "y = m.serve(x)  # x: float32 [N,S,S,C] in [-1, 1]")
+    saved_model = result["paths"].get("saved_model")
+    if saved_model:
+        print(f'Use from plain TensorFlow: m = tf.saved_model.load("{saved_model}"); '
+              "y = m.serve(x)  # x: float32 [N,S,S,C] in [-1, 1]")
+    page = result["web"]
+    if page is not None:
+        print(f"web page     {page.folder} ({page.size_bytes / 1e6:.1f} MB). Serve it, e.g. "
+              f"python -m http.server -d {page.folder} 8000, and open http://localhost:8000")
+    return 0
+
+
+def _cmd_web_runtime(args) -> int:
+    from pix2pix_lib.web_runtime import NPM_REGISTRY, fetch_runtime
+
+    fetch_runtime(cache_dir=args.cache, registry=args.registry or NPM_REGISTRY)
     return 0
 
 
@@ -332,11 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
                            help="training=False inference (default: the paper's)")
     translate.set_defaults(func=_cmd_translate)
 
-    export = commands.add_parser("export", help="write the generator as .keras + SavedModel")
+    export = commands.add_parser(
+        "export", help="write the generator as .keras + SavedModel, ONNX, LiteRT, or a web page")
     export.add_argument("--run", required=True)
-    export.add_argument("--out", required=True)
+    export.add_argument("--out", help="folder for the --format files")
+    export.add_argument("--format", nargs="+", metavar="FORMAT",
+                        help="keras (default: .keras + SavedModel + README), onnx, litert; "
+                             "onnx and litert are checked against Keras when written")
+    export.add_argument("--web", metavar="DIR",
+                        help="also write a static web page that runs the model in the browser")
+    export.add_argument("--data", help="dataset root or folder of pairs: its first val images "
+                                       "are the checks' inputs and the page's first image")
     export.add_argument("--overwrite", action="store_true")
     export.set_defaults(func=_cmd_export)
+
+    web_runtime = commands.add_parser(
+        "web-runtime", help="download the web page's browser runtime (onnxruntime-web) once")
+    web_runtime.add_argument("--registry", help="npm registry (default registry.npmjs.org)")
+    web_runtime.add_argument("--cache", help="cache folder (default ~/.cache/pix2pix-course)")
+    web_runtime.set_defaults(func=_cmd_web_runtime)
 
     bench = commands.add_parser("bench", help="training speed: ours vs the reference loops")
     bench.add_argument("--image-size", type=int, default=256)

@@ -12,10 +12,11 @@
 Why anywidget and not ipycanvas. Painting must feel immediate, also on Colab where the kernel
 is a network hop away. ipycanvas draws from Python: every mouse move travels to the kernel and
 every drawing command back, a round trip per move. Here the strokes are drawn by a few lines of
-JavaScript in the browser (``MapCanvas._esm``), and only when a stroke ends (the pointer is
+JavaScript in the browser (``web/paint_canvas.js``, shared with the exported web page of
+`pix2pix_lib.web_page`), and only when a stroke ends (the pointer is
 released) the map travels to the kernel once, as a PNG: painting is debounced by construction,
 and the kernel translates one map per stroke. anywidget ships its JupyterLab 4 extension
-prebuilt inside its wheel, and our JavaScript is a string in this module, so nothing is fetched
+prebuilt inside its wheel, and our JavaScript ships inside this package, so nothing is fetched
 from a CDN at run time in JupyterLab or Jupyter Notebook 7 (the browser test runs offline).
 Colab shows third-party widgets only through its "custom widget manager"; anywidget switches
 it on itself when a widget is displayed there (it calls
@@ -39,6 +40,7 @@ import binascii
 import io
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import anywidget
 import ipywidgets
@@ -157,115 +159,49 @@ def _png(image: np.ndarray) -> bytes:
 # The canvas (JavaScript, run by anywidget in the browser)
 # --------------------------------------------------------------------------------------------
 
-_CANVAS_JS = r"""
-const rgb = hex => [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16));
-const distance = (data, i, c) =>
-  (data[i] - c[0]) ** 2 + (data[i + 1] - c[1]) ** 2 + (data[i + 2] - c[2]) ** 2;
+# The drawing code lives in web/paint_canvas.js, shared with the exported web page
+# (pix2pix_lib.web_page); the widget adds only its wiring to the kernel. anywidget takes one
+# ES module as a string, so the two are joined here.
+PAINT_CANVAS_JS = Path(__file__).resolve().parent / "web" / "paint_canvas.js"
 
+_WIDGET_JS = r"""
 function render({ model, el }) {
-  const canvas = document.createElement("canvas");
-  canvas.className = "p2p-paint-surface";
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  const scratch = document.createElement("canvas");  // one stroke, made crisp, then laid on
-  const scratchContext = scratch.getContext("2d", { willReadFrequently: true });
-  el.appendChild(canvas);
-  let points = null, before = null, pending = false, sent = null;
-
-  function layout() {
-    canvas.width = canvas.height = scratch.width = scratch.height = model.get("size");
-    canvas.style.width = canvas.style.height = model.get("display_size") + "px";
-  }
-
-  function showMap() {
+  let sent = null;  // the data URL of our own last stroke: already on the canvas
+  const painter = createPaintCanvas({
+    size: model.get("size"),
+    displaySize: model.get("display_size"),
+    brush: () => ({ width: model.get("brush"), fill: model.get("fill"),
+                    outline: model.get("outline"), outlineWidth: model.get("outline_width") }),
+    onStroke: canvas => {
+      sent = canvas.toDataURL("image/png");  // one message per stroke
+      model.set("map_url", sent);
+      model.save_changes();
+    },
+  });
+  el.appendChild(painter.canvas);
+  const showMap = () => {
     const url = model.get("map_url");
-    if (!url || url === sent) return;  // our own stroke: already on the canvas
-    const image = new Image();
-    image.onload = () => {
-      context.imageSmoothingEnabled = false;
-      context.clearRect(0, 0, canvas.width, canvas.height);
-      context.drawImage(image, 0, 0, canvas.width, canvas.height);
-    };
-    image.src = url;
-  }
-
-  function strokePath(width) {
-    scratchContext.lineWidth = width;
-    scratchContext.beginPath();
-    scratchContext.moveTo(points[0][0], points[0][1]);
-    for (const [x, y] of points.slice(1)) scratchContext.lineTo(x, y);
-    if (points.length === 1) scratchContext.lineTo(points[0][0] + 0.01, points[0][1]);
-    scratchContext.stroke();
-  }
-
-  function drawStroke() {
-    pending = false;
-    if (!points) return;
-    const { width, height } = canvas;
-    const brush = model.get("brush"), fill = model.get("fill"), outline = model.get("outline");
-    scratchContext.clearRect(0, 0, width, height);
-    scratchContext.lineCap = scratchContext.lineJoin = "round";
-    if (outline) {
-      scratchContext.strokeStyle = outline;
-      strokePath(brush + 2 * model.get("outline_width"));
-    }
-    scratchContext.strokeStyle = fill;
-    strokePath(brush);
-    const pixels = scratchContext.getImageData(0, 0, width, height), data = pixels.data;
-    const colours = outline ? [rgb(fill), rgb(outline)] : [rgb(fill)];
-    for (let i = 0; i < data.length; i += 4) {  // crisp: a brush colour, or untouched
-      if (data[i + 3] < 128) { data[i + 3] = 0; continue; }
-      const c = colours.length > 1 && distance(data, i, colours[1]) < distance(data, i, colours[0])
-        ? colours[1] : colours[0];
-      data[i] = c[0]; data[i + 1] = c[1]; data[i + 2] = c[2]; data[i + 3] = 255;
-    }
-    scratchContext.putImageData(pixels, 0, 0);
-    context.putImageData(before, 0, 0);
-    context.drawImage(scratch, 0, 0);
-  }
-
-  function at(event) {
-    const box = canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) * canvas.width / box.width,
-            (event.clientY - box.top) * canvas.height / box.height];
-  }
-
-  function schedule() {
-    if (!pending) { pending = true; requestAnimationFrame(drawStroke); }
-  }
-
-  canvas.addEventListener("pointerdown", event => {
-    if (event.button !== 0) return;
-    event.preventDefault();
-    canvas.setPointerCapture(event.pointerId);
-    before = context.getImageData(0, 0, canvas.width, canvas.height);
-    points = [at(event)];
-    schedule();
-  });
-  canvas.addEventListener("pointermove", event => {
-    if (!points) return;
-    points.push(at(event));
-    schedule();
-  });
-  const finish = () => {
-    if (!points) return;
-    drawStroke();
-    points = null;
-    sent = canvas.toDataURL("image/png");  // one message per stroke: debounced by design
-    model.set("map_url", sent);
-    model.save_changes();
+    if (url && url !== sent) painter.showImage(url);
   };
-  canvas.addEventListener("pointerup", finish);
-  canvas.addEventListener("pointercancel", finish);
-
-  layout();
   showMap();
   model.on("change:map_url", showMap);
-  model.on("change:size", () => { layout(); sent = null; showMap(); });
-  model.on("change:display_size", layout);
+  model.on("change:size", () => {
+    painter.layout(model.get("size"), model.get("display_size"));
+    sent = null;
+    showMap();
+  });
+  model.on("change:display_size",
+           () => painter.layout(model.get("size"), model.get("display_size")));
 }
 
 export default { render };
 """
+
+
+def canvas_module() -> str:
+    """The widget's ES module: the shared canvas code, then the widget's wiring."""
+    return PAINT_CANVAS_JS.read_text() + _WIDGET_JS
+
 
 _CANVAS_CSS = """
 .p2p-paint-surface {
@@ -283,7 +219,7 @@ class MapCanvas(anywidget.AnyWidget):
     width in map pixels. `map_url` is the map as a PNG data URL: set it from Python to show a
     map; the canvas sets it when a stroke ends."""
 
-    _esm = _CANVAS_JS
+    _esm = canvas_module()
     _css = _CANVAS_CSS
     size = traitlets.Int(128).tag(sync=True)
     display_size = traitlets.Int(320).tag(sync=True)
