@@ -19,8 +19,9 @@ Modules, in the order data flows through them (no module imports one further dow
     runs         `train`: a run folder trained with `fit`, exactly resumable
     inference    a trained generator loaded and run on images of any size (resize or tiles)
     inference_files  translating image files: read, translate, write back in their format
-    export       a generator exported for plain TensorFlow (.keras, SavedModel, README)
     metrics      L1, PSNR, SSIM, map accuracy, realism, next to baselines
+    portable     ONNX and LiteRT files written by Keras' `Model.export`, each checked against
+                 Keras through its own runtime
     experiments  the paper's ablations at classroom scale
     classic      the classic Keras train_on_batch recipe, kept to show its traps
     bench        training throughput: our step beside the reference loops
@@ -28,6 +29,9 @@ Modules, in the order data flows through them (no module imports one further dow
     viz          figures for the notebooks (matplotlib, no pyplot)
     widgets      interactive explorers for the notebooks (ipywidgets), the upload translator
     paint        the map painter: a canvas (anywidget) wired to a map -> photo generator
+    web_runtime  the web page's browser runtime (onnxruntime-web): fetched once, verified, cached
+    web_page     a static web page running the generator in the browser (paint, or drop a photo)
+    export       a run exported: .keras + SavedModel + README, ONNX, LiteRT, the web page
     course       what a notebook runs on: profile, dataset, machine, where data and runs live
     checks       the exercises' graded checks (the learner's piece against the library's, in
                  `checks.reference`), and the catalogue of mistakes each must catch

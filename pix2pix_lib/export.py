@@ -12,9 +12,7 @@ its moving statistics), callable from plain TensorFlow. So are the ONNX and Lite
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 
 from pix2pix_lib.inference import load_run, model_geometry
 from pix2pix_lib.run_folder import GENERATOR_FILE
-from pix2pix_lib.tf_quiet import keras
+from pix2pix_lib.tf_quiet import keras, quiet_assets_log
 
 __all__ = ["EXPORT_FORMATS", "README_FILE", "SAVED_MODEL_DIR", "export_generator", "export_run"]
 
@@ -58,22 +56,6 @@ the batch's statistics) needs the .keras file and
 pix2pix_lib.generation.generate(..., paper_mode=True).
 Images of another size: resize to {size}x{size} first, or use pix2pix_lib.inference.translate.
 """
-
-
-@contextlib.contextmanager
-def _quiet_assets_log():
-    """Drop TensorFlow's "INFO:tensorflow:Assets written to: ..." line while exporting: even
-    with verbose=False it reaches stdout and stderr, a red box in a notebook."""
-    logger = logging.getLogger("tensorflow")
-
-    def not_assets(record: logging.LogRecord) -> bool:
-        return "Assets written to" not in record.getMessage()
-
-    logger.addFilter(not_assets)
-    try:
-        yield
-    finally:
-        logger.removeFilter(not_assets)
 
 
 def _export_options(model: keras.Model) -> dict:
@@ -111,7 +93,7 @@ def export_generator(
     generator.save(paths["keras"])
     if paths["saved_model"].exists():
         shutil.rmtree(paths["saved_model"])
-    with _quiet_assets_log():
+    with quiet_assets_log():
         generator.export(str(paths["saved_model"]), **_export_options(generator))
     paths["readme"].write_text(_readme_text(size, in_channels, out_channels))
     return paths
@@ -125,7 +107,7 @@ def _describe_run(run_dir: Path, config) -> str:
             f"{trained}; trained with the pix2pix course (pix2pix_lib).")
 
 
-def export_run(run_dir, *, out=None, formats: tuple[str, ...] = ("keras",), web=None,
+def export_run(run_dir, *, out=None, formats: tuple[str, ...] = (), web=None,
                data=None, overwrite: bool = False,
                report: Callable[[str], None] | None = print) -> dict:
     """Export a finished run: `formats` into `out`, and/or the web page into `web`.

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_lib.inference import model_geometry
-from pix2pix_lib.tf_quiet import keras
+from pix2pix_lib.tf_quiet import keras, quiet_assets_log, stderr_silenced
 
 __all__ = [
     "PARITY_TOLERANCE",
@@ -158,7 +158,7 @@ def _quiet_converters():
 
 def _write(model: keras.Model, fmt: PortableFormat, path: Path) -> None:
     try:
-        with _quiet_converters():
+        with _quiet_converters(), quiet_assets_log():
             model.export(str(path), format=fmt.keras_format, verbose=False)
     except (ValueError, TypeError) as error:
         if "format" in str(error) and fmt.keras_format in str(error):
@@ -190,8 +190,9 @@ def _onnx_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
 def _litert_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
+    with stderr_silenced():  # its "Created TensorFlow Lite XNNPACK delegate" line
+        interpreter = Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
     source = interpreter.get_input_details()[0]["index"]
     output = interpreter.get_output_details()[0]["index"]
 

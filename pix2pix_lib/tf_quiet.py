@@ -19,6 +19,7 @@ for two reasons:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import warnings
@@ -28,8 +29,10 @@ MIN_KERAS_VERSION = (3, 8)  # also declared in pyproject.toml, so `pip install -
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
-    """Redirect the process-level stderr (fd 2) to /dev/null, restoring it afterwards."""
+def stderr_silenced():
+    """Redirect the process-level stderr (fd 2) to /dev/null, restoring it afterwards (also for
+    native libraries' chatter later on: the LiteRT interpreter's "Created TensorFlow Lite
+    XNNPACK delegate" line)."""
     try:
         sys.stderr.flush()
         saved_fd = os.dup(2)
@@ -45,10 +48,27 @@ def _stderr_silenced():
         os.close(saved_fd)
 
 
+@contextlib.contextmanager
+def quiet_assets_log():
+    """Drop TensorFlow's "INFO:tensorflow:Assets written to: ..." line while a SavedModel is
+    written (our export, and Keras' ONNX and LiteRT exports, which go through one): even with
+    verbose=False it reaches stdout and stderr, a red box in a notebook."""
+    logger = logging.getLogger("tensorflow")
+
+    def not_assets(record: logging.LogRecord) -> bool:
+        return "Assets written to" not in record.getMessage()
+
+    logger.addFilter(not_assets)
+    try:
+        yield
+    finally:
+        logger.removeFilter(not_assets)
+
+
 def _import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        with _stderr_silenced():
+        with stderr_silenced():
             import tensorflow as tf_module
     except ImportError as error:
         raise ImportError(
@@ -89,4 +109,4 @@ import keras  # noqa: E402  (Keras 3 comes with TF >= 2.16; imported after TF so
 
 _check_keras(keras)
 
-__all__ = ["tf", "keras"]
+__all__ = ["keras", "quiet_assets_log", "stderr_silenced", "tf"]
