@@ -1,5 +1,6 @@
 """The exported web page's folder: what it holds, the palette it shares with notebook 06's
-widget, and refusals. The page itself runs in Chromium in tests/e2e/test_web_page.py."""
+widget, and refusals. The page itself runs in Chromium in
+tests/e2e/test_exported_page_in_browser.py."""
 
 from __future__ import annotations
 
