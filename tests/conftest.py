@@ -50,14 +50,17 @@ def op_determinism():
 COURSE_VARIABLES = ("PIX2PIX_PROFILE", "PIX2PIX_DATASET", "PIX2PIX_PRECISION", "TF_CONFIG")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def cpu_machine_without_course_variables():
     """Every test runs as on a CPU-only machine with none of the course's variables set,
     whatever the machine running the suite has (a learner's GPU on Colab, PIX2PIX_PRECISION in
     the shell): the library's one device query (`hardware.gpu_devices`) finds no GPU. A test
     that wants a GPU injects one (`fake_gpus`), one that wants a variable sets it
-    (`monkeypatch.setenv`). Session-scoped, so that module fixtures (a run trained once for
-    several tests) see the same machine as the tests that use them."""
+    (`monkeypatch.setenv`). Module-scoped and autouse, so it is set up before a module's own
+    fixtures (a run trained once for several tests see the same machine as the tests), and
+    undone after each module: not session-scoped, because the notebooks that nbval runs after
+    tests/ must start their kernels with `make test`'s PIX2PIX_PROFILE=smoke (a session-scoped
+    version removed it, and nbval ran every notebook in `quick`)."""
     from pix2pix_lib import hardware
 
     with pytest.MonkeyPatch.context() as patch:
