@@ -94,6 +94,8 @@ def test_checkpoint_bench_runs_the_three_ways_side_by_side(capsys, tmp_path):
     seconds, cost = result["seconds"], result["per_checkpoint_s"]
     assert cost["background"] == pytest.approx(seconds["background"] - seconds["end only"])
     assert result["checkpoint_mb"] > 0 and any("per extra checkpoint" in line for line in lines)
-    # a synchronous run waits for every write: more than the run with one checkpoint
-    assert result["waited_s"]["synchronous"] > result["waited_s"]["end only"] > 0
+    # how long each run waited is measured, not compared: at 32 px a checkpoint is ~1 MB and
+    # the order of the waits is noise (a CI run saw synchronous 1.39 s < end only 1.55 s)
+    assert set(result["waited_s"]) == {"end only", "synchronous", "background"}
+    assert all(seconds >= 0 for seconds in result["waited_s"].values())
     assert not list(tmp_path.iterdir())  # its scratch runs are removed
