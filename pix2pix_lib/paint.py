@@ -60,6 +60,7 @@ __all__ = [
     "MapPainter",
     "brush_colours",
     "decode_data_url",
+    "hex_colour",
     "map_painter",
     "paint_stroke",
     "png_data_url",
@@ -91,7 +92,8 @@ def brush_colours(brush: str) -> tuple[RGB, RGB | None]:
     return MAP_PALETTE[fill], (MAP_PALETTE[outline] if outline else None)
 
 
-def _hex(colour: RGB | None) -> str:
+def hex_colour(colour: RGB | None) -> str:
+    """"#rrggbb" for the canvas (the widget's and the web page's), "" for no colour."""
     return "" if colour is None else "#{:02x}{:02x}{:02x}".format(*colour)
 
 
@@ -292,7 +294,7 @@ class MapPainter(ipywidgets.VBox):
         fill, _ = brush_colours(name)
         button = ipywidgets.Button(description=name, tooltip=f"paint {name}",
                                    layout=ipywidgets.Layout(width="auto"))
-        button.style.button_color = _hex(fill)
+        button.style.button_color = hex_colour(fill)
         button.on_click(lambda _: self.select(name))
         return button
 
@@ -300,7 +302,7 @@ class MapPainter(ipywidgets.VBox):
         """Paint with `brush` from now on (what clicking its palette button does)."""
         fill, outline = brush_colours(brush)
         self.brush = brush
-        self.canvas.fill, self.canvas.outline = _hex(fill), _hex(outline)
+        self.canvas.fill, self.canvas.outline = hex_colour(fill), hex_colour(outline)
         for name, button in self.buttons.items():
             button.layout.border = _SELECTED_BORDER if name == brush else _BORDER
 

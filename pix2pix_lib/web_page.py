@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from pix2pix_lib.inference import model_geometry
-from pix2pix_lib.paint import BRUSHES, OUTLINE_WIDTH, brush_colours
+from pix2pix_lib.paint import BRUSHES, OUTLINE_WIDTH, brush_colours, hex_colour
 from pix2pix_lib.portable import PORTABLE_FORMATS, ParityReport, export_portable
 from pix2pix_lib.tf_quiet import keras
 from pix2pix_lib.web_runtime import ONNXRUNTIME_WEB, runtime_folder
@@ -56,10 +56,6 @@ class WebPage:
         return sum(path.stat().st_size for path in self.files)
 
 
-def _hex(colour) -> str:
-    return "" if colour is None else "#{:02x}{:02x}{:02x}".format(*colour)
-
-
 def page_settings(*, size: int, direction: str, about: str, start_image: bool) -> dict:
     """model.json without the parity numbers. A BtoA model of the maps dataset takes maps (A is
     the photo, B the map), so it gets the painting canvas; every other model an upload box."""
@@ -81,9 +77,11 @@ def page_settings(*, size: int, direction: str, about: str, start_image: bool) -
         brushes = []
         for name in BRUSHES:
             fill, outline = brush_colours(name)
-            brushes.append({"name": name, "fill": _hex(fill), "outline": _hex(outline)})
+            brushes.append({"name": name, "fill": hex_colour(fill),
+                            "outline": hex_colour(outline)})
         settings.update(brushes=brushes, default_brush=PAINT_BRUSH,
-                        blank=_hex(brush_colours(BLANK_BRUSH)[0]), outline_width=OUTLINE_WIDTH)
+                        blank=hex_colour(brush_colours(BLANK_BRUSH)[0]),
+                        outline_width=OUTLINE_WIDTH)
     return settings
 
 

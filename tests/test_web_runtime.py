@@ -4,15 +4,13 @@ against a registry on 127.0.0.1 serving a tarball the test makes (tests never do
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 from dataclasses import replace
 
 import pytest
+from helpers import static_server
 
 from pix2pix_lib.web_runtime import (
     ONNXRUNTIME_WEB,
@@ -49,24 +47,8 @@ def registry(tmp_path):
     tarball = root / package.name / "-" / f"{package.name}-{package.version}.tgz"
     tarball.parent.mkdir(parents=True)
     tarball.write_bytes(data)
-    requests: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", package, requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with static_server(root) as (url, requests):
+        yield url, package, requests
 
 
 def test_fetch_verifies_extracts_and_then_uses_the_cache(registry, tmp_path):

@@ -5,15 +5,14 @@ input. Screenshots and the measured times go to tests/e2e/artifacts/."""
 
 from __future__ import annotations
 
-import functools
-import http.server
+import contextlib
 import json
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import static_server
 
 from pix2pix_lib.cli import main
 from pix2pix_lib.portable import PARITY_TOLERANCE
@@ -46,27 +45,11 @@ def _export_page(data, folder: Path, direction: str) -> Path:
     return run
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def served(tmp_path):
+def served():
     """serve(folder) -> the URL of its index.html on a static server on 127.0.0.1."""
-    servers = []
-
-    def serve(folder: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(folder))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/index.html"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with contextlib.ExitStack() as servers:
+        yield lambda folder: servers.enter_context(static_server(folder))[0] + "/index.html"
 
 
 def _open(browser_page, url: str):

@@ -7,6 +7,10 @@ beside this file, e.g. mirrored_step.py, run in a subprocess of their own.)
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +82,30 @@ def save_pair(path: Path, left=RED, right=BLUE, height: int = HEIGHT) -> Path:
 def make_folder(folder: Path, count: int) -> list[Path]:
     """`count` pairs whose colours identify them (file k has red = 40 * k)."""
     return [save_pair(folder / f"pair_{k:02d}.png", left=(40 * k, 0, 0)) for k in range(count)]
+
+
+# --- a static web server ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def static_server(folder: Path):
+    """Serve `folder` on 127.0.0.1 (a free port), quietly, until the block ends. Yields
+    (the base URL, the list of paths requested so far)."""
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            requests.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
